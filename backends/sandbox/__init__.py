@@ -1,0 +1,1 @@
+"""The sandbox backends, one aiohttp application serving every service API."""
