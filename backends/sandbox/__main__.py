@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from aiohttp import web
 
-from backends.sandbox.app import create_app
+from backends.sandbox.app import AccessLogger, create_app
+from backends.sandbox.settings import SandboxSettings, SettingsError
 
 
 def main() -> None:
@@ -17,9 +19,23 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--data-dir", type=Path, default=Path("var/sandbox"))
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = SandboxSettings.from_env()
+    except SettingsError as error:
+        print(f"sandbox backends: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    web.run_app(create_app(args.data_dir), host=args.host, port=args.port, print=None)
+    web.run_app(
+        create_app(args.data_dir, settings=settings),
+        host=args.host,
+        port=args.port,
+        print=None,
+        access_log_class=AccessLogger,
+        handler_cancellation=True,  # a client that gave up stops its request's work
+        shutdown_timeout=5.0,
+    )
 
 
 if __name__ == "__main__":
