@@ -1,0 +1,221 @@
+"""Scale benchmark of the knowledge engine on synthetic Chinese knowledge bases.
+
+    python bench/kb_scale.py [--sizes 10000,100000] [--real-upto 10000] [--queries 200]
+
+For each size it generates a KB (FAQ files of 100 entries, questions/answers drawn from jieba's
+own dictionary words, 4 similar questions each, spread over the 4 areas), then measures: full
+build time, one-file incremental rebuild time, "edit → live" time through ``KnowledgeService``
+hot reload, search latency p50/p95, index size on disk and resident memory.
+
+Sizes up to ``--real-upto`` use the real embedding model (m3e-small by default) for everything.
+Larger sizes build with the deterministic hash embedder at the same dimension (embedding ~650k
+texts with m3e-small on 2 CPU cores would take hours); their searches still encode each query
+with the real model, so the search path and its cost are real. The output says which was used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from knowledge.embedder import HashEmbedder, make_embedder
+from knowledge.index import build, load_index
+from knowledge.retriever import Retriever
+from knowledge.service import KnowledgeService
+from knowledge.settings import Settings
+from knowledge.tokenizer import TextAnalyzer
+
+AREAS = ("政务服务", "养老", "医疗", "文旅")
+ASK = ("怎么办理", "在哪里申请", "需要什么材料", "怎么查询", "多久能办好", "可以线上办吗")
+COLLOQUIAL = ("咋办", "去哪弄", "要带啥", "请问一下", "我想问问", "能不能")
+
+
+def vocabulary(size: int = 6000) -> list[str]:
+    """Frequent 2–4 character words of jieba's bundled dictionary."""
+    import jieba
+
+    path = Path(jieba.__file__).with_name("dict.txt")
+    words = []
+    for line in path.read_text("utf-8").splitlines():
+        word, freq, *_ = line.split(" ")
+        if 2 <= len(word) <= 4 and int(freq) > 200:
+            words.append((int(freq), word))
+    words.sort(reverse=True)
+    return [w for _, w in words[:size]]
+
+
+def generate(kb_dir: Path, n_items: int, seed: int = 7) -> list[str]:
+    """Write ``n_items`` FAQ entries; returns a list of realistic queries."""
+    rng = random.Random(seed)
+    vocab = vocabulary()
+    queries = []
+    used: set[str] = set()
+    per_file = 100
+
+    def fresh(make):
+        while True:
+            text = make()
+            if text not in used:
+                used.add(text)
+                return text
+
+    for file_no in range(0, n_items // per_file):
+        area = AREAS[file_no % len(AREAS)]
+        folder = kb_dir / area
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = ["defaults:", "  source: {issuer: 北京市示范局, url: https://example.gov.cn/}",
+                 "  effective: 2023-01-01", "  reviewed: 2026-05-01", "entries:"]
+        for n in range(per_file):
+            topic = rng.sample(vocab, 3)
+            question = fresh(lambda t=topic: "".join(t) + rng.choice(ASK))
+            similar = [fresh(lambda t=topic: rng.choice(COLLOQUIAL) + "".join(rng.sample(t, 2))
+                             + rng.choice(ASK)) for _ in range(4)]
+            answer = "，".join("".join(rng.sample(vocab, 3)) for _ in range(6)) + "。"
+            lines += [f"  - id: s{file_no}-{n}", f"    question: {question}",
+                      "    similar:", *[f"      - {s}" for s in similar],
+                      f"    answer: {answer}", f"    spoken: {answer[:60]}"]
+            if rng.random() < 0.01:
+                queries.append(rng.choice(COLLOQUIAL) + topic[1] + topic[0] + rng.choice(ASK))
+        (folder / f"topic{file_no:05d}.yml").write_text("\n".join(lines) + "\n", "utf-8")
+    while len(queries) < 400:
+        queries.append("".join(rng.sample(vocab, 2)) + rng.choice(ASK))
+    rng.shuffle(queries)
+    return queries
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
+
+
+def du_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1024 / 1024
+
+
+class QueryModel:
+    """Index built with the hash embedder; queries encoded by the real model (timing only)."""
+
+    def __init__(self, hash_embedder: HashEmbedder, real: object) -> None:
+        self.hash = hash_embedder
+        self.real = real
+
+    @property
+    def name(self) -> str:
+        return self.hash.name
+
+    @property
+    def dimension(self) -> int:
+        return self.hash.dimension
+
+    def encode(self, texts):
+        return self.real.encode(texts)  # type: ignore[attr-defined]
+
+
+def bench(n_items: int, real_model: object, use_real: bool, n_queries: int, work: Path,
+          incremental_upto: int) -> None:
+    kb, index = work / f"kb{n_items}", work / f"index{n_items}"
+    t = time.perf_counter()
+    queries = generate(kb, n_items)[:n_queries]
+    gen_s = time.perf_counter() - t
+    dim = real_model.dimension  # type: ignore[attr-defined]
+    embedder = real_model if use_real else HashEmbedder(dim)
+    label = (f"real model {real_model.name}" if use_real  # type: ignore[attr-defined]
+             else f"hash embedder (dim {dim}) for the build; real model for query encoding")
+    print(f"\n== {n_items:,} items — embedder: {label}")
+    print(f"generated KB in {gen_s:.1f}s")
+
+    t = time.perf_counter()
+    report = build(kb, index, embedder, progress=True)
+    full_s = time.perf_counter() - t
+    if not report.published:
+        raise SystemExit("\n".join(str(i) for i in report.issues[:20]))
+    print(f"full build: {full_s:.1f}s ({report.n_rows:,} rows, {report.embedded:,} texts "
+          f"embedded, dense index {load_index(index).manifest['dense_index']})")
+
+    target = kb / AREAS[0] / "topic00000.yml"
+    target.write_text(target.read_text("utf-8").replace("question: ", "question: 新", 1), "utf-8")
+    if n_items <= incremental_upto:
+        t = time.perf_counter()
+        report = build(kb, index, embedder, progress=False)
+        print(f"one-file incremental rebuild (one-shot, as `scripts/kb build`): "
+              f"{time.perf_counter() - t:.2f}s ({report.embedded} texts embedded, "
+              f"{report.reused:,} reused)")
+    else:
+        print("one-file incremental rebuild: skipped (--incremental-upto); the HNSW graph is "
+              "rebuilt whole, so it costs about the full build minus embedding")
+    print(f"index size on disk: {du_mb(load_index(index).path):.0f} MB")
+
+    gc.collect()
+    before = rss_mb()
+    t = time.perf_counter()
+    query_embedder = embedder if use_real else QueryModel(embedder, real_model)
+    retriever = Retriever(load_index(index), query_embedder, TextAnalyzer(None))
+    load_s = time.perf_counter() - t
+    print(f"load index + BM25 + faiss: {load_s:.1f}s; resident memory {rss_mb():.0f} MB "
+          f"(+{rss_mb() - before:.0f} MB for the index; peak {peak_mb():.0f} MB)")
+    retriever.search("预热")
+    latencies = []
+    for query in queries:
+        t = time.perf_counter()
+        retriever.search(query)
+        latencies.append((time.perf_counter() - t) * 1000)
+    print(f"search ({len(latencies)} queries, query encoding included): "
+          f"p50 {np.percentile(latencies, 50):.1f} ms, p95 {np.percentile(latencies, 95):.1f} ms")
+    del retriever
+    gc.collect()
+
+    if n_items <= 20000:  # hot reload (1 s polling), measured at the 10k target
+        service = KnowledgeService(kb_dir=kb, index_dir=index, dict_dir=work / "nodict",
+                                   embedder=query_embedder, poll_interval=1.0)
+        service.load()
+        text = target.read_text("utf-8").replace("question: 新", "question: 再改", 1)
+        t = time.perf_counter()
+        target.write_text(text, "utf-8")
+        first_id = "s0-0"
+        while time.perf_counter() - t < 60:
+            hits = service.search_sync(text.split("question: ", 1)[1].split("\n", 1)[0]).hits
+            if hits and hits[0].id == first_id and hits[0].question.startswith("再改"):
+                break
+            time.sleep(0.05)
+        print(f"one-file edit live through hot reload: {time.perf_counter() - t:.2f}s")
+        service.close()
+    shutil.rmtree(kb, ignore_errors=True)
+    shutil.rmtree(index, ignore_errors=True)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--real-upto", type=int, default=10000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder")
+    parser.add_argument("--incremental-upto", type=int, default=20000)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    real = make_embedder(Settings.from_env().model_path())
+    print(f"machine: {os.cpu_count()} cores; model {real.name}, dimension {real.dimension}")
+    work = args.work or Path(tempfile.mkdtemp(prefix="kb-scale-"))
+    (work / "nodict").mkdir(parents=True, exist_ok=True)
+    for size in (int(s) for s in args.sizes.split(",")):
+        bench(size, real, size <= args.real_upto, args.queries, work, args.incremental_upto)
+
+
+if __name__ == "__main__":
+    main()
