@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
+
+from actions import store
+from actions.clients import close_clients
+from knowledge.service import KnowledgeService, KnowledgeUnavailable
 
 logger = logging.getLogger(__name__)
 
 
 async def start(app: Any, *_: Any) -> None:
-    """Runs before the server accepts requests."""
-    logger.info("action server starting")
+    """Before the server accepts requests: load the knowledge index (building it if it is
+    missing or stale) so that the first resident does not wait for it."""
+    try:
+        await KnowledgeService.shared().warm_up()
+        logger.info("knowledge index ready: %s", KnowledgeService.shared().status())
+    except KnowledgeUnavailable:
+        # The action answers "knowledge unavailable" and the watcher keeps trying.
+        logger.exception("knowledge index unavailable at start-up")
+    except asyncio.CancelledError:
+        raise
 
 
 async def stop(app: Any, *_: Any) -> None:
-    """Runs after the server stopped accepting requests."""
+    """After the server stopped accepting requests."""
+    KnowledgeService.shared().close()
+    await store.close()
+    await close_clients()
     logger.info("action server stopped")
