@@ -105,6 +105,34 @@ ensure_model() {
   ) 9>"$dir/.train.lock" || die "training the Rasa model failed (see the output above)"
 }
 
+# ensure_chromium -> Debian's chromium for the browser tests (tests/web), plus a CJK font so
+# screenshots show Chinese text. Installed with apt-get when missing (needs root); Playwright
+# never downloads a browser. Sets CHROMIUM_BIN (default /usr/bin/chromium).
+ensure_chromium() {
+  CHROMIUM_BIN="${CHROMIUM_BIN:-/usr/bin/chromium}"
+  export CHROMIUM_BIN
+  local missing=()
+  [ -x "$CHROMIUM_BIN" ] || missing+=(chromium)
+  if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=zh family 2>/dev/null)" ]; then
+    missing+=(fonts-wqy-microhei)
+  fi
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$CHROMIUM_BIN" != /usr/bin/chromium ] && [ ! -x "$CHROMIUM_BIN" ]; then
+    die "CHROMIUM_BIN is set to $CHROMIUM_BIN, which is not an executable chromium"
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    die "the browser tests need Debian's ${missing[*]}: install with 'sudo apt-get install -y --no-install-recommends ${missing[*]}' (or run this as root), then run this again"
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "the browser tests need ${missing[*]}, and there is no apt-get to install it: install Debian's chromium and set CHROMIUM_BIN"
+  say "Installing ${missing[*]} from Debian (once)"
+  if [ -z "${_MINSHENG_APT_UPDATED:-}" ]; then
+    apt-get update -qq || die "apt-get update failed (see above)"
+    _MINSHENG_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    || die "installing ${missing[*]} failed (see above)"
+}
+
 # Rasa's own environment variables: quiet telemetry, no TensorFlow chatter.
 export PYTHONWARNINGS="ignore::DeprecationWarning,ignore::UserWarning:tensorflow"
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
