@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_banner(ports: Ports) -> None:
     rest = f"http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook"
+    wechat = f"http://127.0.0.1:{ports.rasa}/webhooks/wechat/webhook" + (
+        "" if os.environ.get("WECHAT_TOKEN") else "  (not configured: scripts/wechat-config)"
+    )
     print(
         f"""
 \033[1;32m民生助手 is running.\033[0m
@@ -127,6 +130,7 @@ def _print_banner(ports: Ports) -> None:
                       -H 'Content-Type: application/json' \\
                       -d '{{"sender": "demo", "message": "你好"}}'
   socket.io:        http://127.0.0.1:{ports.rasa}/socket.io  (events user_uttered / bot_uttered)
+  WeChat webhook:   {wechat}
   In a terminal:    scripts/run --shell
   Action server:    http://127.0.0.1:{ports.actions}/health
   Sandbox backends: http://127.0.0.1:{ports.backends}/health
