@@ -110,7 +110,8 @@ def _print_issues(issues: Sequence[Any], out: TextIO) -> None:
         print(issue, file=out)
 
 
-def open_retriever(args: argparse.Namespace, progress: bool = True) -> Any:
+def open_retriever(args: argparse.Namespace, progress: bool = True, threads: int | None = 1
+                   ) -> Any:
     """Build when missing/stale (keeping the last good index on errors), then load."""
     from .embedder import make_embedder
     from .index import build, current_build, load_index, stale_reason
@@ -118,7 +119,7 @@ def open_retriever(args: argparse.Namespace, progress: bool = True) -> Any:
     from .tokenizer import TextAnalyzer
 
     conf = _settings(args)
-    embedder = make_embedder(str(conf["model"]))
+    embedder = make_embedder(str(conf["model"]), threads=threads)
     analyzer = TextAnalyzer(conf["dict"])
     reason = stale_reason(conf["kb"], conf["index"], embedder, conf["dict"])
     if reason:

@@ -21,14 +21,15 @@ index at all (e.g. a fresh checkout whose files have errors) — the action shou
 its "knowledge unavailable" response.
 
 Hot reload: a daemon thread polls the KB folder and the dictionary folder (every
-``poll_interval`` seconds, default 1). When a file changes it waits for the writes to settle,
+``poll_interval`` seconds, default 0.5). When a file changes it waits for the writes to settle,
 rebuilds incrementally (only changed rows are re-embedded), and swaps the in-memory retriever in
 one reference assignment; searches in flight finish on the old one. A file with errors is logged
 with file:line and the last good index keeps serving. It also picks up an index published by
 another process (``scripts/kb build``) by watching the ``CURRENT`` pointer.
 
 Settings (environment): ``MINSHENG_KB_DIR``, ``MINSHENG_DICT_DIR``, ``MINSHENG_INDEX_DIR``,
-``MINSHENG_EMBEDDING_MODEL`` — see :mod:`knowledge.settings`.
+``MINSHENG_EMBEDDING_MODEL`` — see :mod:`knowledge.settings` — and ``MINSHENG_TORCH_THREADS``
+(default 1: one query on one thread is fast and does not collapse when the cores are busy).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class KnowledgeService:
 
     def __init__(self, kb_dir: Path | str | None = None, index_dir: Path | str | None = None,
                  dict_dir: Path | str | None = None, embedder: Embedder | None = None,
-                 watch: bool = True, poll_interval: float = 1.0,
+                 watch: bool = True, poll_interval: float = 0.5,
                  settle_seconds: float = 0.2) -> None:
         settings = Settings.from_env()
         self.kb_dir = Path(kb_dir) if kb_dir is not None else settings.kb_dir
@@ -89,6 +90,7 @@ class KnowledgeService:
         self._embedder = embedder
         self._model_spec = settings.model_path() if embedder is None else ""
         self.watch = watch
+        self.torch_threads = int(os.environ.get("MINSHENG_TORCH_THREADS", "1") or 1)
         self.poll_interval = poll_interval
         self.settle_seconds = settle_seconds
         self._retriever: Retriever | None = None
@@ -116,7 +118,7 @@ class KnowledgeService:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = make_embedder(self._model_spec)
+            self._embedder = make_embedder(self._model_spec, threads=self.torch_threads)
         return self._embedder
 
     @property
