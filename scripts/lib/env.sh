@@ -99,6 +99,12 @@ ensure_model() {
       tmp="$(mktemp -d)"
       (cd "$ROOT" && "$RASA_BIN" train --config config.yml --domain bot/domain --data bot/data \
         --out "$tmp" --fixed-model-name model --quiet) || { rm -rf "$tmp"; exit 1; }
+      if [ "$(model_hash)" != "$hash" ]; then
+        # An input was edited while training: the model matches neither version, so it must not
+        # be cached under either hash. Fail loudly rather than serve a mislabelled model.
+        rm -rf "$tmp"
+        die "bot/, config.yml or the jieba dictionary changed during training; run this again"
+      fi
       mv "$tmp/model.tar.gz" "$RASA_MODEL"
       rm -rf "$tmp"
     fi
@@ -131,6 +137,37 @@ ensure_chromium() {
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
     || die "installing ${missing[*]} failed (see above)"
+}
+
+# ensure_nginx -> Debian's nginx, the load balancer of scripts/cluster and the cluster tests.
+# Installed with apt-get when missing (needs root), with service start-up blocked so the
+# package does not leave a system nginx running on port 80 (the cluster runs its own nginx
+# with a generated config under var/). Sets NGINX_BIN (default /usr/sbin/nginx).
+ensure_nginx() {
+  NGINX_BIN="${NGINX_BIN:-/usr/sbin/nginx}"
+  export NGINX_BIN
+  [ -x "$NGINX_BIN" ] && return 0
+  if [ "$NGINX_BIN" != /usr/sbin/nginx ]; then
+    die "NGINX_BIN is set to $NGINX_BIN, which is not an executable nginx"
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    die "the cluster needs Debian's nginx: install it with 'sudo apt-get install -y --no-install-recommends nginx' (or run this as root), then run this again"
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "the cluster needs nginx, and there is no apt-get to install it: install nginx and set NGINX_BIN"
+  say "Installing nginx from Debian (once)"
+  local policy=/usr/sbin/policy-rc.d made_policy=""
+  if [ ! -e "$policy" ]; then  # keep the package's postinst from starting a system nginx
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+  fi
+  if [ -z "${_MINSHENG_APT_UPDATED:-}" ]; then
+    apt-get update -qq || { [ -n "$made_policy" ] && rm -f "$policy"; die "apt-get update failed (see above)"; }
+    _MINSHENG_APT_UPDATED=1
+  fi
+  local status=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx || status=$?
+  [ -n "$made_policy" ] && rm -f "$policy"
+  [ "$status" -eq 0 ] || die "installing nginx failed (see above)"
+  [ -x "$NGINX_BIN" ] || die "nginx was installed but $NGINX_BIN is missing"
 }
 
 # Rasa's own environment variables: quiet telemetry, no TensorFlow chatter.
