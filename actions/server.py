@@ -16,6 +16,8 @@ from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic
 
 from actions import runtime
+from actions.vault import VaultConfigError, get_vault
+from privacy import install_log_masking
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,11 @@ def main() -> None:
         level=os.environ.get("LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_log_masking()  # no phone, 身份证 or card number in clear in the log (privacy/)
+    try:
+        get_vault()  # MINSHENG_PII_KEY / MINSHENG_PII_TTL checked now, not on a resident's turn
+    except VaultConfigError as error:
+        raise SystemExit(f"action server: {error}") from None
     # rasa-sdk 3.x talks to Rasa 3.6 over the same action-server protocol; its generic
     # "versions differ" warning would otherwise be printed for every call.
     warnings.filterwarnings("ignore", message=".*might not be compatible.*")
