@@ -11,6 +11,7 @@ from aiohttp import web
 
 from backends.sandbox.app import AccessLogger, create_app
 from backends.sandbox.settings import SandboxSettings, SettingsError
+from privacy import install_log_masking
 
 
 def main() -> None:
@@ -21,6 +22,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_masking()  # no phone, 身份证 or card number in clear in the log (privacy/)
     try:
         settings = SandboxSettings.from_env()
     except SettingsError as error:
