@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from actions import store
+from actions import handoff, store
 from actions.clients import close_clients
 from knowledge.service import KnowledgeService, KnowledgeUnavailable
 
@@ -30,5 +30,6 @@ async def stop(app: Any, *_: Any) -> None:
     """After the server stopped accepting requests."""
     KnowledgeService.shared().close()
     await store.close()
+    await handoff.close()
     await close_clients()
     logger.info("action server stopped")
