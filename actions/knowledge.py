@@ -9,8 +9,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import analytics
+from actions import analytics, handoff
 from actions.responses import response_template
+from handoff.model import REASON_REPEATED_FAILURE, failure_streak
 from knowledge.citation import format_source_line
 from knowledge.model import Hit, SearchResult
 from knowledge.service import KnowledgeService, KnowledgeUnavailable
@@ -47,20 +48,40 @@ class ActionAnswerQuestion(Action):
             return []
 
         channel = tracker.get_latest_input_channel()
-        if result.outcome == "answer" and result.hits:
-            hit = result.hits[0]
-            self._answer(dispatcher, domain, channel, hit)
-            return [SlotSet("kb_last_id", hit.id)]
-        if result.outcome == "clarify" and result.hits:
+        outcome = result.outcome if result.hits or result.outcome == "none" else "none"
+        top = result.hits[0] if result.hits and outcome != "none" else None
+        area = top.area if top is not None else tracker.get_slot("area")
+        await analytics.record_question(
+            query, outcome, kb_id=top.id if top else None, area=area, channel=channel,
+            sender_id=tracker.sender_id)
+        failures = failure_streak(tracker.get_slot(handoff.FAILURES_SLOT), outcome)
+        events = self._failures(tracker, failures)
+        if outcome == "answer" and top is not None:
+            self._answer(dispatcher, domain, channel, top)
+            return [SlotSet("kb_last_id", top.id), *events]
+        if outcome == "clarify":
             buttons = [
                 {"title": h.question or h.title, "payload": f'/ask_question{{"kb_id": "{h.id}"}}'}
                 for h in result.hits[:3]
             ]
             dispatcher.utter_message(response="utter_knowledge_clarify", buttons=buttons)
-            return [SlotSet("kb_last_id", None)]
-        dispatcher.utter_message(response="utter_knowledge_none")
-        await analytics.record_unanswered(query, channel, tracker.sender_id)
-        return [SlotSet("kb_last_id", None)]
+            return [SlotSet("kb_last_id", None), *events]
+        await analytics.record_unanswered(query, channel, tracker.sender_id, area)
+        if failures >= handoff.FAILURES_BEFORE_HANDOFF:
+            # Repeated failure: an agent takes over (or, outside the hours, a ticket is offered).
+            await handoff.hand_over(dispatcher, tracker, domain, REASON_REPEATED_FAILURE)
+            events = self._failures(tracker, 0)
+        else:
+            dispatcher.utter_message(response="utter_knowledge_none")
+        return [SlotSet("kb_last_id", None), *events]
+
+    @staticmethod
+    def _failures(tracker: Tracker, count: int) -> list[dict[str, Any]]:
+        """Sets the count of failures in a row, only when it changes."""
+        previous = tracker.get_slot(handoff.FAILURES_SLOT)
+        if (previous or 0) == count:
+            return []
+        return [SlotSet(handoff.FAILURES_SLOT, count)]
 
     @staticmethod
     def _answer(

@@ -6,6 +6,7 @@
     scripts/kb search [--kb DIR] [--index DIR] [--top-k K] [--json] [--batch FILE] ["问题" ...]
     scripts/kb eval [--kb DIR] [--index DIR] [--set FILE_OR_DIR]
     scripts/kb calibrate [--kb DIR] [--index DIR] [--set FILE_OR_DIR]
+    scripts/kb report --out FILE [--days N] [--jsonl FILE ...] [--redis] [--export FILE]
 
 ``search``/``eval``/``calibrate`` build the index first when it is missing or stale. With
 ``--json`` stdout carries exactly one JSON object per question and nothing else; progress bars
@@ -85,7 +86,30 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", help="choose fusion weights and thresholds on the eval set")
     _add_common(p)
     p.add_argument("--set", type=Path, help="eval JSONL file or folder (default knowledge/eval)")
+    p.add_argument("--min-precision", type=float, default=None,
+                   help="answer precision to keep (default MINSHENG_KB_MIN_PRECISION or 0.95)")
+    p.add_argument("--folds", type=int, default=None,
+                   help="cross-validation folds for the held-out figures (default 5; 0: none)")
     p.add_argument("--dry-run", action="store_true", help="do not save into the manifest")
+    p.add_argument("--save-default", action="store_true",
+                   help="also save the result as this model's default in "
+                   "knowledge/calibration.json (used by fresh indexes)")
+
+    p = sub.add_parser("report", help="write the HTML report for content staff")
+    _add_common(p)
+    p.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    p.add_argument("--days", type=int, default=30, help="the last N days (0: everything)")
+    p.add_argument("--jsonl", type=Path, action="append", default=[],
+                   help="read an export (JSONL) instead of Redis; repeatable")
+    p.add_argument("--redis", action="store_true", help="read Redis as well as --jsonl files")
+    p.add_argument("--redis-url", help="default: REDIS_URL or redis://127.0.0.1:6379/0")
+    p.add_argument("--prefix", help="Redis key prefix (default: REDIS_KEY_PREFIX or minsheng)")
+    p.add_argument("--export", type=Path, help="also write the data read as JSONL")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="cosine similarity that puts two unanswered questions in one cluster "
+                   "(default 0.8)")
+    p.add_argument("--top", type=int, default=20, help="how many top questions")
+    p.add_argument("--now", type=float, help=argparse.SUPPRESS)
     return parser
 
 
@@ -132,7 +156,10 @@ def open_retriever(args: argparse.Namespace, progress: bool = True, threads: int
                 raise CliError("no usable index: fix the errors above", 2)
             print("warning: the files have errors; searching the last good index",
                   file=sys.stderr)
-    data = load_index(conf["index"])
+    try:
+        data = load_index(conf["index"])
+    except ValueError as exc:  # e.g. an index of an older format that could not be rebuilt
+        raise CliError(f"no usable index: {exc}", 2) from exc
     if data.manifest["dictionary_hash"] != analyzer.dictionary_hash:
         analyzer = TextAnalyzer(conf["dict"])
     return Retriever(data, embedder, analyzer)
@@ -260,6 +287,19 @@ def _eval_cases(args: argparse.Namespace) -> list[Any]:
     return cases
 
 
+def _print_outcomes(m: dict[str, float], out: TextIO, indent: str = "") -> None:
+    if "hit@1" in m:
+        print(f"{indent}hit@1 {m['hit@1']:.3f}   hit@3 {m['hit@3']:.3f}   MRR {m['mrr']:.3f}",
+              file=out)
+    print(f"{indent}coverage {m['coverage']:.3f} (answerable questions answered right)   "
+          f"answer precision {m['answer.precision']:.3f}   resolved {m['resolved']:.3f}   "
+          f"exact outcome accuracy {m['accuracy']:.3f}", file=out)
+    for outcome in ("answer", "clarify", "none"):
+        print(f"{indent}  {outcome:8s} precision {m[outcome + '.precision']:.3f}  recall "
+              f"{m[outcome + '.recall']:.3f}  (predicted {int(m[outcome + '.predicted'])}, "
+              f"expected {int(m[outcome + '.expected'])})", file=out)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
 
@@ -272,17 +312,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         out.write(json.dumps(m, ensure_ascii=False) + "\n")
         return 0
+    manifest = retriever.data.manifest
     print(f"eval: {len(cases)} questions, index {retriever.data.path.name}, model "
-          f"{retriever.data.manifest['model']['name']}", file=out)
-    if "hit@1" in m:
-        print(f"hit@1 {m['hit@1']:.3f}   hit@3 {m['hit@3']:.3f}   MRR {m['mrr']:.3f}", file=out)
-    print(f"outcome accuracy {m['accuracy']:.3f}", file=out)
-    for outcome in ("answer", "clarify", "none"):
-        print(f"  {outcome:8s} precision {m[outcome + '.precision']:.3f}  recall "
-              f"{m[outcome + '.recall']:.3f}  (predicted {int(m[outcome + '.predicted'])}, "
-              f"expected {int(m[outcome + '.expected'])})", file=out)
+          f"{manifest['model']['name']}", file=out)
+    _print_outcomes(m, out)
     print(f"latency p50 {m['latency.p50_ms']:.1f} ms   p95 {m['latency.p95_ms']:.1f} ms",
           file=out)
+    thresholds = retriever.thresholds
+    calibration = manifest.get("calibration") or {}
+    if not thresholds.get("calibrated"):
+        print("thresholds: not calibrated for this model (defaults); run `scripts/kb calibrate`",
+              file=out)
+    else:
+        print(f"thresholds: calibrated for answer precision >= "
+              f"{calibration.get('min_precision', '?')} on {calibration.get('cases', '?')} "
+              f"questions ({calibration.get('set', '?')}); figures above on the same questions "
+              "are in-sample", file=out)
+        if calibration.get("cv"):
+            print(f"  held out ({int(calibration['cv'].get('folds', 0))}-fold cross-validation "
+                  "at calibration):", file=out)
+            _print_outcomes(calibration["cv"], out, indent="  ")
     wrong = report.wrong()
     print(f"\nwrong ({len(wrong)}):", file=out)
     for r in wrong:
@@ -294,37 +343,138 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .evaluation import calibrate
-    from .index import update_manifest
+    from .evaluation import CV_FOLDS, calibrate, min_answer_precision
+    from .index import CALIBRATION_FILE, update_manifest
 
     cases = _eval_cases(args)
+    target = args.min_precision if args.min_precision is not None else min_answer_precision()
+    folds = CV_FOLDS if args.folds is None else args.folds
     with _stdout_to_stderr() as out:
         retriever = open_retriever(args)
         started = time.perf_counter()
-        result = calibrate(retriever, cases)
-    print(f"calibrated on {len(cases)} questions in {time.perf_counter() - started:.1f}s; "
-          "best settings:", file=out)
-    print("  accuracy  MRR    none.P answer.P  fusion", file=out)
+        result = calibrate(retriever, cases, min_precision=target, folds=folds)
+    print(f"calibrated on {len(cases)} questions in {time.perf_counter() - started:.1f}s: "
+          f"most coverage with answer precision >= {target:.2f}; best settings:", file=out)
+    print("  coverage answer.P resolved  MRR    none.P none.R  fusion", file=out)
     for row in result["table"][:10]:
         f = row["fusion"]
-        print(f"  {row['accuracy']:.3f}    {row['mrr']:.3f}  {row['none.precision']:.3f}  "
-              f"{row['answer.precision']:.3f}    {f['method']} words {f['w_words']:.1f} chars "
-              f"{f['w_chars']:.1f} dense {f['w_dense']:.1f} body {f['answer_row_weight']}",
-              file=out)
+        print(f"  {row['coverage']:.3f}    {row['answer.precision']:.3f}    "
+              f"{row['resolved']:.3f}    {row['mrr']:.3f}  {row['none.precision']:.3f}  "
+              f"{row['none.recall']:.3f}   {f['method']} words {f['w_words']:.1f} chars "
+              f"{f['w_chars']:.1f} dense {f['w_dense']:.1f} body {f['answer_row_weight']} "
+              f"support {f.get('support', 0)}", file=out)
     print(f"chosen fusion: {json.dumps(result['fusion'], ensure_ascii=False)}", file=out)
     print(f"chosen thresholds: {json.dumps(result['thresholds'])}", file=out)
+    print("in-sample (the questions it was chosen on):", file=out)
+    print("  " + "   ".join(f"{k} {v:.3f}" for k, v in result["summary"].items()), file=out)
+    if result["cv"]:
+        print(f"held out ({folds}-fold cross-validation, folds grouped by entry; what to expect "
+              "on new questions):", file=out)
+        _print_outcomes(result["cv"], out, indent="  ")
+    conf = _settings(args)
+    from .settings import REPO_ROOT
+
+    eval_path = Path(conf["eval"]).resolve()
+    record = {**result["summary"], "min_precision": target, "cases": result["cases"],
+              "set": (eval_path.relative_to(REPO_ROOT).as_posix()
+                      if eval_path.is_relative_to(REPO_ROOT) else str(eval_path)),
+              "cv": result["cv"],
+              "at": datetime.now(UTC).isoformat(timespec="seconds")}
     if not args.dry_run:
-        conf = _settings(args)
         update_manifest(conf["index"], fusion=result["fusion"], thresholds=result["thresholds"],
-                        calibration={**result["summary"], "cases": result["cases"],
-                                     "set": str(conf["eval"]),
-                                     "at": datetime.now(UTC).isoformat(timespec="seconds")})
+                        calibration=record)
         print(f"saved into {conf['index']} (manifest.json)", file=out)
+    if args.save_default:
+        model = retriever.data.manifest["model"]["name"]
+        try:
+            saved = json.loads(CALIBRATION_FILE.read_text("utf-8"))
+        except (OSError, ValueError):
+            saved = {}
+        saved[model] = {"fusion": result["fusion"], "thresholds": result["thresholds"],
+                        "calibration": record}
+        CALIBRATION_FILE.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n",
+                                    "utf-8")
+        print(f"saved as the default for {model} in {CALIBRATION_FILE}", file=out)
+    return 0
+
+
+def _report_data(args: argparse.Namespace) -> tuple[Any, str]:
+    import os
+
+    from .report import Dataset, load_jsonl, load_redis
+
+    data, sources = Dataset(), []
+    for path in args.jsonl:
+        try:
+            data.extend(load_jsonl(path))
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot read {path}: {exc}") from exc
+        sources.append(path.name)
+    if args.redis or not args.jsonl:
+        import redis
+
+        url = args.redis_url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+        prefix = args.prefix or os.environ.get("REDIS_KEY_PREFIX") or "minsheng"
+        client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10,
+                                      socket_connect_timeout=5)
+        try:
+            data.extend(load_redis(client, prefix))
+        except (redis.RedisError, OSError) as exc:
+            raise CliError(f"cannot read Redis ({exc}); or give an export with --jsonl", 2
+                           ) from exc
+        finally:
+            client.close()
+        sources.append(f"Redis {prefix}:*")
+    return data, "，".join(sources)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .loader import load_kb
+    from .report import DEFAULT_THRESHOLD, EntryInfo, build_report, dump_jsonl, since
+    from .report_html import render_html
+
+    data, source = _report_data(args)
+    if args.export:
+        args.export.write_text("".join(line + "\n" for line in dump_jsonl(data)), "utf-8")
+    now = int(args.now if args.now is not None else time.time())
+    start = now - args.days * 86400 if args.days > 0 else 0
+    data = since(data, start, now + 1)
+    conf = _settings(args)
+    kb = load_kb(conf["kb"])
+    entries = {item.id: EntryInfo(item.question or item.title, item.area) for item in kb.items}
+    analyzer, embedder = None, None
+
+    def embed(texts: list[str]) -> Any:
+        nonlocal embedder
+        if embedder is None:
+            from .embedder import make_embedder
+
+            embedder = make_embedder(str(conf["model"]))
+        return embedder.encode(texts)
+
+    def normalize(text: str) -> str:
+        nonlocal analyzer
+        if analyzer is None:
+            from .tokenizer import TextAnalyzer
+
+            analyzer = TextAnalyzer(conf["dict"])
+        return analyzer.normalize(text)
+
+    with _stdout_to_stderr() as out:
+        report = build_report(
+            data, entries, embed, normalize=normalize, top=args.top, start=start, end=now,
+            threshold=args.threshold if args.threshold is not None else DEFAULT_THRESHOLD)
+        page = render_html(report, source=source, generated=now)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(page, "utf-8")
+    print(f"wrote {args.out}: {report.total} questions, {report.unanswered_total} unanswered "
+          f"in {len(report.clusters)} clusters, {len(report.disliked)} answers with thumbs down, "
+          f"{sum(report.handoffs.values())} handoffs", file=out)
     return 0
 
 
 COMMANDS = {"import": cmd_import, "lint": cmd_lint, "build": cmd_build, "search": cmd_search,
-            "eval": cmd_eval, "calibrate": cmd_calibrate}
+            "eval": cmd_eval, "calibrate": cmd_calibrate, "report": cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

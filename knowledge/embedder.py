@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -23,6 +24,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+QUERY_CACHE = 2048  # vectors of recent single-text (query) encodings kept per model
 
 
 @runtime_checkable
@@ -63,6 +66,7 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._lock = threading.Lock()
         self._name: str | None = None
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector
 
     @property
     def name(self) -> str:
@@ -100,6 +104,11 @@ class SentenceTransformerEmbedder:
                     self._model = SentenceTransformer(str(self.path), device=self.device)
         return self._model
 
+    def clear_cache(self) -> None:
+        """Forget the recent query vectors (for timing first encodings)."""
+        with self._lock:
+            self._recent.clear()
+
     @property
     def dimension(self) -> int:
         model = self._load()
@@ -111,10 +120,22 @@ class SentenceTransformerEmbedder:
         model = self._load()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = model.encode(list(texts), batch_size=self.batch_size,
-                               normalize_embeddings=True, convert_to_numpy=True,
-                               show_progress_bar=False)
-        return _normalize(vectors)
+        if len(texts) == 1:  # a query: residents ask the same questions again and again
+            with self._lock:
+                cached = self._recent.get(texts[0])
+                if cached is not None:
+                    self._recent.move_to_end(texts[0])
+                    return cached
+        vectors = _normalize(model.encode(list(texts), batch_size=self.batch_size,
+                                          normalize_embeddings=True, convert_to_numpy=True,
+                                          show_progress_bar=False))
+        if len(texts) == 1:
+            vectors.flags.writeable = False
+            with self._lock:
+                self._recent[texts[0]] = vectors
+                if len(self._recent) > QUERY_CACHE:
+                    self._recent.popitem(last=False)
+        return vectors
 
 
 class HashEmbedder:

@@ -12,6 +12,10 @@ import re
 import unicodedata
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+from safety.words import WordList
+from safety.words import load as load_words
 
 from .loader import DATE_RE, KnowledgeBase, field_label, load_kb
 from .model import Issue
@@ -127,8 +131,34 @@ def lint_kb(kb: KnowledgeBase, today: date | None = None) -> list[Issue]:
                 elif key not in questions:
                     questions[key] = (entry_no, item.id, rel, line)
 
+    issues += sensitive_word_issues(kb)
     unique = sorted(set(issues), key=lambda i: (i.file, i.line, i.severity, i.message))
     return unique
+
+
+def sensitive_word_issues(kb: KnowledgeBase, words: WordList | None = None) -> list[Issue]:
+    """An error (blocking: it is not published) at file:line for every word of the sensitive
+    list (knowledge/safety/sensitive_words.txt, see safety/words.py) in a knowledge file. The
+    files are read as they are, so the line is exact whatever the field."""
+    if words is None:
+        try:
+            words = load_words()
+        except (OSError, ValueError) as error:
+            return [Issue("error", "sensitive_words.txt", 0,
+                          f"the sensitive-word list cannot be read: {error}", "sensitive-list")]
+    issues = []
+    for rel in sorted(kb.files):
+        try:
+            text = (kb.root / rel).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # the loader already reported it
+        for number, line in enumerate(text.splitlines(), 1):
+            for hit in words.find(line):
+                issues.append(Issue("error", rel, number,
+                                    f"sensitive word '{hit.word}' ({hit.category}) in the text; "
+                                    "rephrase it (list: knowledge/safety/sensitive_words.txt)",
+                                    "sensitive-word"))
+    return issues
 
 
 def lint_dir(kb_dir: Path | str, today: date | None = None) -> tuple[KnowledgeBase, list[Issue]]:
@@ -138,3 +168,90 @@ def lint_dir(kb_dir: Path | str, today: date | None = None) -> tuple[KnowledgeBa
 
 def has_blocking(issues: list[Issue]) -> bool:
     return any(i.severity == "error" and i.blocking for i in issues)
+
+
+DUPLICATE_CODES = ("duplicate-id", "duplicate-question")
+
+
+def lint_kb_incremental(kb: KnowledgeBase, cache: dict[str, Any],
+                        today: date | None = None) -> list[Issue]:
+    """The same issues as :func:`lint_kb`, checking again only the files whose content changed
+    since the last call with this ``cache`` (a dict the caller keeps, e.g. the service).
+
+    Each file is checked on its own with :func:`lint_kb` (cached by its content hash and the
+    date). For duplicates across files the cache keeps, for every id and question key, the
+    files that have it, updated file by file; :func:`lint_kb` then runs once more over just the
+    entries whose id or question another file also has (usually none), so every message is
+    exactly the one a full lint gives.
+    """
+    today = today or date.today()
+    files: dict[str, tuple[Any, list[Issue], tuple[set[str], set[str]]]] = \
+        cache.setdefault("files", {})
+    owners: dict[str, dict[str, set[str]]] = cache.setdefault("owners", {"id": {}, "q": {}})
+    shared: dict[str, set[str]] = cache.setdefault("shared", {"id": set(), "q": set()})
+
+    def account(rel: str, keys: tuple[set[str], set[str]], add: bool) -> None:
+        for kind, values in zip(("id", "q"), keys, strict=True):
+            table = owners[kind]
+            for value in values:
+                holders = table.setdefault(value, set())
+                if add:
+                    holders.add(rel)
+                else:
+                    holders.discard(rel)
+                if len(holders) > 1:
+                    shared[kind].add(value)
+                else:
+                    shared[kind].discard(value)
+                    if not holders:
+                        del table[value]
+
+    by_file: dict[str, tuple[list[Any], list[Any]]] = {}
+    last, group = None, None
+    for item, lines in zip(kb.items, kb.lines, strict=True):
+        if item.file != last:
+            last = item.file
+            group = by_file.setdefault(last, ([], []))
+        group[0].append(item)  # type: ignore[index]
+        group[1].append(lines)  # type: ignore[index]
+    issues: list[Issue] = []
+    file_issues: dict[str, list[Issue]] = {}
+    for issue in kb.issues:
+        if issue.file in kb.files:
+            file_issues.setdefault(issue.file, []).append(issue)
+        else:
+            issues.append(issue)  # not about a knowledge file (e.g. an ignored one)
+    for rel in [r for r in files if r not in kb.files]:
+        account(rel, files.pop(rel)[2], add=False)
+    for rel, digest in kb.files.items():
+        stamp = (digest, today)
+        cached = files.get(rel)
+        if cached is None or cached[0] != stamp:
+            items, lines = by_file.get(rel, ([], []))
+            sub = KnowledgeBase(root=kb.root, items=items, lines=lines,
+                                issues=file_issues.get(rel, []), files={rel: digest})
+            keys = ({item.id for item in items if item.id},
+                    {k for item in items for k in (_norm_question(t) for t in
+                                                   (item.question, *item.similar)) if k})
+            if cached is not None:
+                account(rel, cached[2], add=False)
+            account(rel, keys, add=True)
+            cached = (stamp, lint_kb(sub, today), keys)
+            files[rel] = cached
+        issues.extend(cached[1])
+    if shared["id"] or shared["q"]:
+        involved_files = set().union(*(owners["id"][k] for k in shared["id"]),
+                                     *(owners["q"][k] for k in shared["q"]))
+        items, lines = [], []
+        for rel in kb.files:
+            if rel not in involved_files:
+                continue
+            for item, line in zip(*by_file.get(rel, ([], [])), strict=True):
+                if item.id in shared["id"] or any(
+                        k in shared["q"] for k in (_norm_question(t) for t in
+                                                   (item.question, *item.similar))):
+                    items.append(item)
+                    lines.append(line)
+        sub = KnowledgeBase(root=kb.root, items=items, lines=lines)
+        issues.extend(i for i in lint_kb(sub, today) if i.code in DUPLICATE_CODES)
+    return sorted(set(issues), key=lambda i: (i.file, i.line, i.severity, i.message))

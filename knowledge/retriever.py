@@ -4,12 +4,25 @@ cosine (faiss), fused per item, with a three-way outcome (answer / clarify / non
 Rows (standard question, each similar question, answer chunks, passage text) are scored; an
 item's evidence in each channel is its best row, so each entry is returned once. Lexical scores
 are normalised by the query's self score (0..1, "how much of the query is matched"); the dense
-cosine is mapped to ``(cos - floor) / (1 - floor)``. The fused score is a weighted sum; the
-weights, the fusion method and the outcome thresholds live in the index manifest and are set by
-``scripts/kb calibrate`` (measured on the eval set; see ``bench/kb_quality.py``).
+cosine is mapped to ``(cos - floor) / (1 - floor)``. The fused score is a weighted sum of the
+channels' best rows, blended with the item's *support* (the mean of its two best rows' fused
+scores: a right entry usually matches on more than one of its questions, or on its question and
+its answer). The weights, the fusion method and the outcome thresholds live in the index
+manifest and are set by ``scripts/kb calibrate`` (measured on the eval set; see
+``bench/kb_quality.py``).
 
 Expired items are filtered at query time, so an entry that expires today stops being answered
 without a rebuild.
+
+A retriever is assembled from the build's segments (one per knowledge file): the term numbers of
+each segment's rows and its per-item arrays are computed once per process and kept on the
+segment, so after a one-file edit only that file's segment is analysed again; BM25 statistics
+are recomputed over all rows with vectorised numpy. faiss holds a float16 copy of the vectors for
+the scan (flat), or the build's HNSW graph, which later builds keep while few rows changed: the
+rows it lacks are searched in a small exact index beside it and those it holds for changed files
+are filtered out (see :data:`knowledge.index.HNSW_DELTA_MAX`); a retriever replacing another
+that uses the same graph shares it. Exact cosines of the candidate rows come from the segments'
+float32 vectors (memory-mapped files).
 """
 
 from __future__ import annotations
@@ -21,16 +34,21 @@ from typing import Any
 
 import numpy as np
 
-from .bm25 import SparseBM25
-from .dense import build_flat, load_faiss
+from .bm25 import SparseBM25, Vocabulary
+from .dense import build_flat, graph_filter, load_faiss
 from .dense import search as dense_search
 from .embedder import Embedder
 from .index import DEFAULT_FUSION, DEFAULT_THRESHOLDS, IndexData
 from .model import Hit, Item, Outcome, SearchResult
+from .segments import BODY_FIELDS, Segment
 from .tokenizer import TextAnalyzer
 
-CANDIDATES = 300
+CANDIDATES = 100  # rows per channel (300 measured the same on knowledge/eval, 3x the work)
 CHANNELS = ("words", "chars", "dense")
+
+
+def _concat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
 @dataclass
@@ -63,13 +81,16 @@ def decide(confidences: Sequence[float], thresholds: dict[str, Any],
     """Outcome for candidates sorted best first, and how many of them to offer.
 
     - ``none`` when the best confidence is below ``thresholds["none"]``;
-    - ``clarify`` when the best is below ``thresholds["sure"]`` and either another candidate is
-      within ``thresholds["margin"]`` of it, or the query is very short (at most
-      ``thresholds["short"]`` meaningful characters, e.g. "医保") and a second candidate also
-      passes the ``none`` threshold;
+    - ``answer`` when the best is at or above ``thresholds["sure"]``;
+    - ``clarify`` when another candidate is within ``thresholds["margin"]`` of the best, or the
+      query is very short (at most ``thresholds["short"]`` meaningful characters, e.g. "医保")
+      and a second candidate also passes ``none``, or the best is below
+      ``thresholds["answer"]`` (the uncertain band between ``none`` and ``answer``: the
+      resident is asked to pick rather than given a possibly wrong answer);
     - ``answer`` otherwise.
     """
-    if not confidences or confidences[0] < thresholds["none"]:
+    none = thresholds["none"]
+    if not confidences or confidences[0] < none:
         return "none", 0
     best = confidences[0]
     if best >= thresholds["sure"]:
@@ -77,10 +98,11 @@ def decide(confidences: Sequence[float], thresholds: dict[str, Any],
     close = sum(1 for c in confidences[:3] if c >= best - thresholds["margin"])
     if close >= 2:
         return "clarify", close
-    if query_chars <= thresholds.get("short", 0):
-        relevant = sum(1 for c in confidences[:3] if c >= thresholds["none"])
-        if relevant >= 2:
-            return "clarify", relevant
+    relevant = sum(1 for c in confidences[:3] if c >= none)
+    if query_chars <= thresholds.get("short", 0) and relevant >= 2:
+        return "clarify", relevant
+    if best < thresholds.get("answer", none):
+        return "clarify", relevant
     return "answer", 1
 
 
@@ -89,10 +111,44 @@ def query_chars(analyzer: TextAnalyzer, query: str) -> int:
     return sum(len(w) for w in analyzer.words(query))
 
 
+WORDS_VOCAB = Vocabulary()  # per process: the term numbers kept on segments refer to these
+CHARS_VOCAB = Vocabulary()
+
+
+def _derived(seg: Segment, name: str, make: Any) -> Any:
+    value = seg.derived.get(name)
+    if value is None:
+        value = make()
+        seg.derived[name] = value
+    return value
+
+
+def _segment_arrays(seg: Segment, analyzer: TextAnalyzer) -> dict[str, Any]:
+    """What a retriever needs from one segment, computed once per process."""
+    far = date.max.toordinal()
+
+    def make() -> dict[str, Any]:
+        return {
+            "words": WORDS_VOCAB.encode(seg.words),
+            "chars": CHARS_VOCAB.encode([analyzer.char_ngrams(t, normalized=True)
+                                         for t in seg.texts]),
+            "body": np.fromiter((f in BODY_FIELDS for f in seg.fields), dtype=bool,
+                                count=len(seg.fields)),
+            "expires": np.array([i.expires.toordinal() if i.expires else far
+                                 for i in seg.items], dtype=np.int64),
+            "area": np.array([i.area for i in seg.items], dtype=object),
+            "district": np.array([i.district or "" for i in seg.items], dtype=object),
+        }
+
+    return _derived(seg, "retriever", make)
+
+
 class Retriever:
     """Search one loaded index build. Thread-safe for concurrent searches once constructed."""
 
-    def __init__(self, data: IndexData, embedder: Embedder, analyzer: TextAnalyzer) -> None:
+    def __init__(self, data: IndexData, embedder: Embedder, analyzer: TextAnalyzer,
+                 previous: Retriever | None = None) -> None:
+        """``previous``: the retriever this one replaces; an HNSW graph both use is shared."""
         self.data = data
         self.embedder = embedder
         self.analyzer = analyzer
@@ -103,29 +159,98 @@ class Retriever:
         self.fusion: dict[str, Any] = {**DEFAULT_FUSION, **manifest.get("fusion", {})}
         self.thresholds: dict[str, Any] = {**DEFAULT_THRESHOLDS,
                                            **manifest.get("thresholds", {})}
-        self.items: list[Item] = data.items
+        segments = data.segments
+        parts = [_segment_arrays(seg, analyzer) for seg in segments]
+        self.items: list[Item] = [item for seg in segments for item in seg.items]
+        self.texts: list[str] = [text for seg in segments for text in seg.texts]
         self._by_id: dict[str, int] | None = None
         n_items = len(self.items)
-        self.row_item = data.row_item
+        offsets = np.cumsum([0] + [len(seg.items) for seg in segments])
+        self.row_item = (np.concatenate([seg.row_item.astype(np.int64) + offsets[n]
+                                         for n, seg in enumerate(segments)])
+                         if segments else np.zeros(0, dtype=np.int64))
         self.item_start = np.searchsorted(self.row_item, np.arange(n_items + 1)).astype(np.int64)
-        self.body_row = np.fromiter((r.field in ("answer", "passage") for r in data.rows),
-                                    dtype=bool, count=len(data.rows))
-        self.words_bm25 = SparseBM25(data.words)
-        self.chars_bm25 = SparseBM25([analyzer.char_ngrams(r.text, normalized=True)
-                                      for r in data.rows])
-        self.vectors = data.vectors
-        if manifest.get("dense_index") == "hnsw" and (data.path / "dense.faiss").is_file():
-            self.dense = load_faiss(data.path / "dense.faiss")
-        else:
-            self.dense = build_flat(np.asarray(data.vectors, dtype=np.float32))
-        far = date.max.toordinal()
-        self.expires = np.array([i.expires.toordinal() if i.expires else far for i in self.items],
-                                dtype=np.int64)
-        self.area = np.array([i.area for i in self.items], dtype=object)
-        self.district = np.array([i.district or "" for i in self.items], dtype=object)
+        self.body_row = _concat([p["body"] for p in parts], bool)
+        self.words_bm25 = SparseBM25.from_parts([p["words"] for p in parts], WORDS_VOCAB)
+        self.chars_bm25 = SparseBM25.from_parts([p["chars"] for p in parts], CHARS_VOCAB)
+        dim = self.dim = int(manifest["model"]["dimension"])
+        # exact cosines of candidate rows come from the segments' float32 vectors (memory-
+        # mapped files: page cache, not heap); faiss keeps a float16 copy for the scan
+        self._seg_vectors = [seg.vectors for seg in segments]
+        self._seg_start = np.cumsum([0] + [seg.n_rows for seg in segments]).astype(np.int64)
+        self._setup_dense(data, segments, dim, previous)
+        self.expires = _concat([p["expires"] for p in parts], np.int64)
+        self.area = _concat([p["area"] for p in parts], object)
+        self.district = _concat([p["district"] for p in parts], object)
         self.has_rows = self.item_start[1:] > self.item_start[:-1]
 
+    def _setup_dense(self, data: IndexData, segments: list[Segment], dim: int,
+                     previous: Retriever | None) -> None:
+        """Flat: one exact index over every row. HNSW: the graph of the build that made it
+        (rows of segments since changed or deleted are filtered out of its answers) plus an
+        exact flat index over the rows it lacks."""
+        dense = data.manifest.get("dense") or {"kind": data.manifest.get("dense_index", "flat")}
+        self.graph_rows: np.ndarray | None = None  # graph id -> row (-1: filtered out)
+        self.graph_filter: Any = None
+        self.delta_rows: np.ndarray | None = None  # delta index id -> row
+        self.delta = None
+        path = data.path / "dense.faiss"
+        if dense.get("kind") != "hnsw" or not path.is_file() or "base" not in dense:
+            if dense.get("kind") == "hnsw" and path.is_file():  # a graph over every row
+                self.dense = load_faiss(path)
+                self.graph_key = None
+            else:
+                self.dense = build_flat([seg.vectors for seg in segments], dim)
+            return
+        stat = path.stat()
+        self.graph_key = (stat.st_dev, stat.st_ino)  # builds sharing a graph hard-link one file
+        shared = previous is not None and getattr(previous, "graph_key", None) == self.graph_key
+        self.dense = previous.dense if shared else load_faiss(path)  # type: ignore[union-attr]
+        row_of = {seg.id: int(start) for seg, start in zip(segments, self._seg_start,
+                                                            strict=False)}
+        graph_rows = np.full(int(sum(dense["base_rows"])), -1, dtype=np.int64)
+        offset = 0
+        for seg_id, n in zip(dense["base"], dense["base_rows"], strict=True):
+            if seg_id in row_of:
+                graph_rows[offset:offset + n] = np.arange(row_of[seg_id], row_of[seg_id] + n)
+            offset += n
+        self.graph_rows = graph_rows
+        if (graph_rows < 0).any():
+            self.graph_filter = graph_filter(graph_rows >= 0)
+        in_graph = set(dense["base"])
+        delta = [(seg, start) for seg, start in zip(segments, self._seg_start, strict=False)
+                 if seg.id not in in_graph]
+        if delta:
+            self.delta = build_flat([seg.vectors for seg, _ in delta], dim)
+            self.delta_rows = np.concatenate([np.arange(start, start + seg.n_rows)
+                                              for seg, start in delta]).astype(np.int64)
+
+    def dense_candidates(self, qvec: np.ndarray, k: int) -> np.ndarray:
+        """Rows of the ``k`` nearest vectors (graph and delta: up to ``2k`` rows)."""
+        rows, _ = dense_search(self.dense, qvec, k, self.graph_filter)
+        if self.graph_rows is not None:
+            rows = self.graph_rows[rows]
+            rows = rows[rows >= 0]
+        if self.delta is not None and self.delta_rows is not None:
+            extra, _ = dense_search(self.delta, qvec, k)
+            rows = np.concatenate([rows, self.delta_rows[extra]])
+        return rows
+
     # ------------------------------------------------------------------ evidence
+
+    def row_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """float32 vectors of the given rows (sorted ascending), gathered segment by segment."""
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        bounds = np.searchsorted(rows, self._seg_start)
+        for number in np.flatnonzero(bounds[1:] > bounds[:-1]):
+            lo, hi = bounds[number], bounds[number + 1]
+            out[lo:hi] = self._seg_vectors[number][rows[lo:hi] - self._seg_start[number]]
+        return out
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """All row vectors as one float32 array (a copy: for tests and tools, not for search)."""
+        return self.row_vectors(np.arange(len(self.row_item), dtype=np.int64))
 
     def _valid(self, today: date, area: str | None, district: str | None) -> np.ndarray:
         mask = (self.expires >= today.toordinal()) & self.has_rows
@@ -150,8 +275,7 @@ class Retriever:
         qvec = None
         if "dense" in channels:
             qvec = self.embedder.encode([text])[0]
-            dense_rows, _ = dense_search(self.dense, qvec, CANDIDATES)
-            candidates.append(dense_rows)
+            candidates.append(self.dense_candidates(qvec, CANDIDATES))
         cand_items = np.unique(self.row_item[np.concatenate(candidates).astype(np.int64)])
         cand_items = cand_items[self._valid(today, area, district)[cand_items]]
         if not len(cand_items):
@@ -160,8 +284,7 @@ class Retriever:
         lengths = self.item_start[cand_items + 1] - starts
         seg = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         rows = np.repeat(starts - seg, lengths) + np.arange(lengths.sum())
-        cos = (np.asarray(self.vectors[rows], dtype=np.float32) @ qvec if qvec is not None
-               else None)
+        cos = self.row_vectors(rows) @ qvec if qvec is not None else None
         return Evidence(cand_items, seg, lengths, rows, self.words_bm25.row_scores(words, rows),
                         self.chars_bm25.row_scores(chars, rows), cos, self.body_row[rows])
 
@@ -184,6 +307,16 @@ class Retriever:
         item_dense = np.maximum.reduceat(ch_dense, ev.seg)
         confidence = (params["w_words"] * item_words + params["w_chars"] * item_chars
                       + params["w_dense"] * item_dense)
+        support = float(params.get("support", 0.0))
+        item_support = np.zeros(len(ev.items), dtype=np.float64)
+        if support > 0 and len(ev.rows):
+            # mean of the two best fused rows of each item (rows of an item are contiguous)
+            owner = np.repeat(np.arange(len(ev.items)), ev.lengths)
+            ranked_rows = row_fused[np.lexsort((row_fused, owner))]
+            last = ev.seg + ev.lengths - 1
+            second = np.where(ev.lengths > 1, ranked_rows[np.maximum(last - 1, 0)], 0.0)
+            item_support = (ranked_rows[last] + second) / 2
+            confidence = (1 - support) * confidence + support * item_support
         if params["method"] == "rrf":
             k = params["rrf_k"]
             score = np.zeros(len(ev.items), dtype=np.float64)
@@ -205,7 +338,7 @@ class Retriever:
                 item=int(ev.items[pos]), score=float(score[pos]),
                 confidence=float(confidence[pos]),
                 channels={"words": float(item_words[pos]), "chars": float(item_chars[pos]),
-                          "dense": float(item_dense[pos])},
+                          "dense": float(item_dense[pos]), "support": float(item_support[pos])},
                 matched_row=best_row))
         return out
 
@@ -228,7 +361,7 @@ class Retriever:
             question=item.question, answer=item.answer, spoken=item.spoken, source=item.source,
             links=item.links, effective=item.effective, expires=item.expires,
             reviewed=item.reviewed, district=item.district, uncertain=item.uncertain,
-            title=item.title, matched=self.data.rows[ranked.matched_row].text,
+            title=item.title, matched=self.texts[ranked.matched_row],
             scores={**ranked.channels, "rank_score": ranked.score}, file=item.file,
             line=item.line)
 

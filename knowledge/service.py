@@ -22,10 +22,13 @@ its "knowledge unavailable" response.
 
 Hot reload: a daemon thread polls the KB folder and the dictionary folder (every
 ``poll_interval`` seconds, default 0.5). When a file changes it waits for the writes to settle,
-rebuilds incrementally (only changed rows are re-embedded), and swaps the in-memory retriever in
-one reference assignment; searches in flight finish on the old one. A file with errors is logged
-with file:line and the last good index keeps serving. It also picks up an index published by
-another process (``scripts/kb build``) by watching the ``CURRENT`` pointer.
+then rebuilds incrementally: only changed files are parsed and linted again, only their segments
+are made (only new texts embedded), and the new retriever is assembled from the segments already
+in memory (see :mod:`knowledge.index` and :mod:`knowledge.retriever`) and swapped in one
+reference assignment; searches in flight finish on the old one. A file with errors is logged with
+file:line and the last good index keeps serving. It also picks up an index published by another
+process (``scripts/kb build``, ``scripts/kb calibrate``) by watching the ``CURRENT`` pointer,
+reading only the segments it does not hold.
 
 Settings (environment): ``MINSHENG_KB_DIR``, ``MINSHENG_DICT_DIR``, ``MINSHENG_INDEX_DIR``,
 ``MINSHENG_EMBEDDING_MODEL`` — see :mod:`knowledge.settings` — and ``MINSHENG_TORCH_THREADS``
@@ -44,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from .embedder import Embedder, make_embedder
-from .index import BuildReport, build, current_build, load_build
+from .index import BuildReport, IndexData, build, current_build, load_build
 from .model import Hit, Issue, SearchResult
 from .retriever import Retriever
 from .settings import Settings
@@ -103,6 +106,8 @@ class KnowledgeService:
         self.last_issues: list[Issue] = []
         self.reloads = 0
         self._parse_cache: dict[str, Any] = {}
+        self._lint_cache: dict[str, Any] = {}
+        self.last_swap_seconds = 0.0
         self._failed_at = 0.0  # last failed first load (retried after RETRY_SECONDS)
 
     # ------------------------------------------------------------------ lifecycle
@@ -205,25 +210,45 @@ class KnowledgeService:
         return self._analyzer
 
     def _rebuild_and_swap(self, initial: bool = False) -> BuildReport | None:
-        """Build if the files changed, then load the published build if it is not the one
+        """Build if the files changed, then serve the published build if it is not the one
         serving. Keeps the current retriever on any failure."""
         report: BuildReport | None = None
+        current = self._retriever
         try:
             analyzer = self._analyzer_for_build()
             report = build(self.kb_dir, self.index_dir, self.embedder, progress=False,
                            dict_dir=self.dict_dir, analyzer=analyzer,
-                           cache=self._parse_cache,
-                           loaded=self._retriever.data if self._retriever else None)
-            self.last_report = report
-            self.last_issues = report.issues
+                           cache=self._parse_cache, lint_cache=self._lint_cache,
+                           loaded=current.data if current else None)
             if not report.published and not report.up_to_date:
                 for issue in report.issues:
                     if issue.severity == "error" and issue.blocking:
                         log.error("knowledge file error (index not updated): %s", issue)
+            self.last_issues = report.issues  # after logging: watchers of these see the log
+            self.last_report = report
+            if report.published and report.data is not None:
+                self._serve(report.data, analyzer)
+                return report
         except Exception:
             log.exception("knowledge index build failed; the last good index keeps serving")
         self._swap_to_published()
         return report
+
+    def _serve(self, data: IndexData, analyzer: TextAnalyzer | None = None) -> None:
+        """Build a retriever over ``data`` and swap it in (one reference assignment)."""
+        started = time.perf_counter()
+        current = self._retriever
+        if analyzer is None or data.manifest["dictionary_hash"] != analyzer.dictionary_hash:
+            analyzer = self._analyzer_for_build()
+            if data.manifest["dictionary_hash"] != analyzer.dictionary_hash:
+                analyzer = TextAnalyzer(self.dict_dir)
+        retriever = Retriever(data, self.embedder, analyzer, previous=current)
+        self._retriever = retriever  # atomic swap: searches in flight keep the old reference
+        if current is not None:
+            self.reloads += 1
+        self.last_swap_seconds = time.perf_counter() - started
+        log.info("knowledge index %s serving (%d items, retriever ready in %.2fs)",
+                 data.path.name, len(retriever.items), self.last_swap_seconds)
 
     def _swap_to_published(self) -> None:
         published = current_build(self.index_dir)
@@ -233,20 +258,11 @@ class KnowledgeService:
         if current is not None and current.data.path == published:
             return
         try:
-            started = time.perf_counter()
-            data = load_build(published)
-            analyzer = self._analyzer_for_build()
-            if data.manifest["dictionary_hash"] != analyzer.dictionary_hash:
-                analyzer = TextAnalyzer(self.dict_dir)
-            retriever = Retriever(data, self.embedder, analyzer)
+            known = {seg.id: seg for seg in current.data.segments} if current else None
+            data = load_build(published, known=known)  # reads only the segments not in memory
+            self._serve(data)
         except Exception:
             log.exception("cannot load knowledge index %s; keeping the current one", published)
-            return
-        self._retriever = retriever  # atomic swap: searches in flight keep the old reference
-        if current is not None:
-            self.reloads += 1
-        log.info("knowledge index %s serving (%d items, loaded in %.2fs)", published.name,
-                 len(retriever.items), time.perf_counter() - started)
 
     def reload_now(self) -> BuildReport | None:
         """Rebuild if needed and swap now (what the watcher does on a change)."""

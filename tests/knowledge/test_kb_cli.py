@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from _kb_support import DICT_DIR, EVAL_SET, GOOD_KB, REPO
 
+from knowledge.index import current_build
+
 pytestmark = pytest.mark.unit
 
 
@@ -51,13 +53,17 @@ def test_search_preview_and_eval_and_calibrate(tmp_path: Path) -> None:
     proc = run_cli("calibrate", *common, "--set", str(EVAL_SET))
     assert proc.returncode == 0, proc.stderr
     assert "chosen thresholds" in proc.stdout
-    manifest = json.loads(next((tmp_path / "i" / "builds").glob("*/manifest.json")).read_text())
+    # calibrate publishes the build again with the thresholds (a running service picks it up)
+    manifest = json.loads((current_build(tmp_path / "i") / "manifest.json").read_text())
     assert manifest["thresholds"]["calibrated"] is True
     assert manifest["calibration"]["cases"] == 50
+    assert manifest["calibration"]["min_precision"] == 0.95 and manifest["calibration"]["cv"]
+    assert "held out (5-fold cross-validation" in proc.stdout
     proc = run_cli("eval", *common, "--set", str(EVAL_SET))
     assert proc.returncode == 0, proc.stderr
-    for words in ("hit@1", "hit@3", "MRR", "answer   precision", "none     precision",
-                  "latency p50", "wrong ("):
+    for words in ("hit@1", "hit@3", "MRR", "coverage", "answer   precision",
+                  "clarify  precision", "none     precision", "recall", "latency p50",
+                  "in-sample", "held out", "wrong ("):
         assert words in proc.stdout
 
 

@@ -70,7 +70,7 @@ def test_unchanged_files_are_a_no_op(kb_copy: Path, tmp_path: Path) -> None:
     assert report.up_to_date and not report.published and emb.texts == []
 
 
-@pytest.mark.parametrize("change", ["model", "dimension", "dictionary", "force"])
+@pytest.mark.parametrize("change", ["model", "dimension", "force"])
 def test_manifest_changes_force_a_full_rebuild(kb_copy: Path, dict_copy: Path, tmp_path: Path,
                                                change: str) -> None:
     index = tmp_path / "index"
@@ -79,9 +79,6 @@ def test_manifest_changes_force_a_full_rebuild(kb_copy: Path, dict_copy: Path, t
     force = False
     if change in ("model", "dimension"):
         emb = CountingEmbedder(HashEmbedder(32))  # another model name and dimension
-    elif change == "dictionary":
-        (dict_copy / "jieba" / "test.txt").write_text("养老助残卡 100 n\n公积金 50 n\n", "utf-8")
-        assert stale_reason(kb_copy, index, emb, dict_copy) == "dictionary changed"
     else:
         force = True
     report = build(kb_copy, index, emb, progress=False, dict_dir=dict_copy, force=force)
@@ -89,6 +86,32 @@ def test_manifest_changes_force_a_full_rebuild(kb_copy: Path, dict_copy: Path, t
     assert report.embedded == len(emb.texts) and report.reused == 0
     manifest = json.loads((current_build(index) / "manifest.json").read_text("utf-8"))
     assert manifest["model"]["dimension"] == emb.dimension
+
+
+def test_dictionary_change_retokenises_everything_but_re_embeds_only_changed_texts(
+        kb_copy: Path, dict_copy: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    first = build(kb_copy, index, HashEmbedder(64), progress=False, dict_dir=dict_copy)
+    # a jieba word changes words, not normalised texts: every file analysed, nothing embedded
+    before = load_index(index).words
+    (dict_copy / "jieba" / "sport.txt").write_text("订个篮球场 1000000 n\n", "utf-8")
+    emb = CountingEmbedder(HashEmbedder(64))
+    assert stale_reason(kb_copy, index, emb, dict_copy) == "dictionary changed"
+    report = build(kb_copy, index, emb, progress=False, dict_dir=dict_copy)
+    assert report.published and report.full_rebuild
+    assert report.new_segments == len(first.data.segments)
+    assert emb.texts == [] and report.reused == report.n_rows
+    after = load_index(index).words
+    assert ["订个篮球场"] in after and ["订个篮球场"] not in before
+    # a synonym rewrites some texts: only those are embedded again
+    (dict_copy / "synonyms" / "sport.yml").write_text("- [篮球馆, 篮球场]\n", "utf-8")
+    report = build(kb_copy, index, emb, progress=False, dict_dir=dict_copy)
+    assert report.published and 0 < report.embedded == len(emb.texts) < 5
+    assert all("篮球馆" in text for text in emb.texts)
+    fresh = build(kb_copy, tmp_path / "fresh", HashEmbedder(64), progress=False,
+                  dict_dir=dict_copy)
+    assert (load_index(index).vectors == load_index(tmp_path / "fresh").vectors).all()
+    assert fresh.full_rebuild
 
 
 def test_broken_file_refuses_to_publish_and_keeps_last_good_index(kb_copy: Path,
@@ -114,3 +137,68 @@ def test_rows_cover_question_similar_and_answer_chunks(kb_copy: Path) -> None:
     assert fields == ["question", "similar", "similar", "similar", "similar", "answer"]
     passage = next(n for n, i in enumerate(kb.items) if i.id == "yl-policy-gaoling#2")
     assert [r.field for r in rows if r.item == passage] == ["question", "passage"]
+
+
+def test_one_file_edit_makes_one_new_segment_and_shares_the_others(kb_copy: Path,
+                                                                   tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    first = build(kb_copy, index, HashEmbedder(64), progress=False)
+    assert first.data is not None and first.new_segments == len(first.data.segments)
+    path = kb_copy / "文旅" / "体育.yml"
+    path.write_text(path.read_text("utf-8").replace("订个篮球场", "想订一个篮球场地"), "utf-8")
+    emb = CountingEmbedder(HashEmbedder(64))
+    report = build(kb_copy, index, emb, progress=False, loaded=first.data)
+    assert report.published and report.new_segments == 1 and emb.texts == ["想订一个篮球场地"]
+    old = {seg.file: seg for seg in first.data.segments}
+    for seg in report.data.segments:
+        if seg.file == "文旅/体育.yml":
+            assert seg is not old[seg.file] and seg.id != old[seg.file].id
+        else:
+            assert seg is old[seg.file]  # not read, parsed or tokenised again
+    # on disk: one new segment folder; the build's manifest lists every segment in order
+    manifest = json.loads((report.build_dir / "manifest.json").read_text("utf-8"))
+    assert [e["id"] for e in manifest["segments"]] == [s.id for s in report.data.segments]
+    assert len(list((index / "segments").iterdir())) == len(first.data.segments) + 1
+    # a fresh process reads the same build from the segments
+    again = load_index(index)
+    assert [r.text for r in again.rows] == [r.text for r in report.data.rows]
+    assert (again.vectors == report.data.vectors).all()
+
+
+def test_hnsw_graph_is_kept_across_small_edits(kb_copy: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import knowledge.index as index_module
+    from knowledge.retriever import Retriever
+    from knowledge.tokenizer import TextAnalyzer
+
+    monkeypatch.setattr(index_module, "HNSW_DELTA_MAX", 0.5)  # the fixture has few files
+    index = tmp_path / "index"
+    first = build(kb_copy, index, HashEmbedder(64), progress=False, dense_index="hnsw")
+    graph = (first.build_dir / "dense.faiss").stat().st_ino
+    old = Retriever(first.data, HashEmbedder(64), TextAnalyzer(None))
+    assert old.dense_candidates(HashEmbedder(64).encode(["订个篮球场"])[0], 5).size
+    path = kb_copy / "文旅" / "体育.yml"
+    path.write_text(path.read_text("utf-8").replace("订个篮球场", "想订一个篮球场地"), "utf-8")
+    report = build(kb_copy, index, HashEmbedder(64), progress=False, dense_index="hnsw")
+    manifest = json.loads((report.build_dir / "manifest.json").read_text("utf-8"))
+    assert manifest["dense"]["base"] == [s.id for s in first.data.segments]  # graph kept
+    kept = report.build_dir / "dense.faiss"
+    assert kept.stat().st_ino == graph  # hard link, not a new graph
+    new = Retriever(report.data, HashEmbedder(64), TextAnalyzer(None), previous=old)
+    assert new.dense is old.dense  # shared in memory too
+    assert new.delta is not None and len(new.delta_rows) == report.data.segments[
+        [s.file for s in report.data.segments].index("文旅/体育.yml")].n_rows
+    vec = HashEmbedder(64).encode(["想订一个篮球场地"])[0]
+    rows = new.dense_candidates(vec, 3)
+    assert "想订一个篮球场地" in [new.texts[r] for r in rows]
+    assert all(0 <= r < len(new.texts) for r in new.dense_candidates(vec, 50))
+    assert "订个篮球场" not in new.texts  # the old row is gone, whatever the graph holds
+    hit = new.search("想订一个篮球场地").hits[0]
+    assert hit.matched == "想订一个篮球场地"
+    # a larger change rebuilds the graph
+    monkeypatch.setattr(index_module, "HNSW_DELTA_MAX", 0.0)
+    path.write_text(path.read_text("utf-8").replace("想订一个篮球场地", "订篮球场"), "utf-8")
+    again = build(kb_copy, index, HashEmbedder(64), progress=False, dense_index="hnsw")
+    assert (again.build_dir / "dense.faiss").stat().st_ino != graph
+    manifest = json.loads((again.build_dir / "manifest.json").read_text("utf-8"))
+    assert manifest["dense"]["base"] == [s.id for s in again.data.segments]

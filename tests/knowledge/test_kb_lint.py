@@ -138,3 +138,44 @@ def test_cli_lint_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     _write(tmp_path, "ok.yml", GOOD_ENTRY.encode())
     assert main(["lint", "--kb", str(tmp_path), "--today", "2026-06-01"]) == 0
     assert "1 items in 1 files: 0 errors, 0 warnings" in capsys.readouterr().out
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_incremental_lint_gives_the_full_lint_and_checks_only_changed_files(
+        tmp_path: Path) -> None:
+    from knowledge.lint import lint_kb, lint_kb_incremental
+    from knowledge.loader import load_kb
+
+    for source in (GOOD_KB, BAD_KB):
+        kb = load_kb(source)
+        assert lint_kb_incremental(kb, {}, TODAY) == lint_kb(kb, TODAY)
+    root = _copy(GOOD_KB, tmp_path / "kb")
+    cache: dict = {}
+    lint_kb_incremental(load_kb(root), cache, TODAY)
+    before = dict(cache["files"])
+    # duplicates across files: an id and a similar question that another file also has
+    extra = root / "文旅" / "重复.yml"
+    extra.write_text(
+        "defaults: {source: {issuer: 北京市文化和旅游局}, effective: 2023-01-01, "
+        "reviewed: 2026-01-01}\nentries:\n"
+        "  - id: wl-library\n    question: 图书馆几点开门\n    similar: [订个篮球场]\n"
+        "    answer: 问图书馆。\n", "utf-8")
+    kb = load_kb(root)
+    issues = lint_kb_incremental(kb, cache, TODAY)
+    assert issues == lint_kb(kb, TODAY)
+    codes = {(i.file, i.code) for i in issues if i.severity == "error"}
+    assert {("文旅/重复.yml", "duplicate-id"), ("文旅/重复.yml", "duplicate-question")} <= codes
+    assert any(i.code == "duplicate-id" and i.file != "文旅/重复.yml" for i in issues)
+    for rel, entry in before.items():
+        assert cache["files"][rel] is entry  # unchanged files were not checked again
+    extra.unlink()
+    kb = load_kb(root)
+    assert lint_kb_incremental(kb, cache, TODAY) == lint_kb(kb, TODAY)
+    assert "文旅/重复.yml" not in cache["files"]
+    assert not cache["shared"]["id"] and not cache["shared"]["q"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.embedder import HashEmbedder
+from knowledge.embedder import CountingEmbedder, HashEmbedder
 from knowledge.service import KnowledgeService, KnowledgeUnavailable
 
 pytestmark = pytest.mark.unit
@@ -79,3 +79,55 @@ def test_no_usable_index_raises(tmp_path: Path) -> None:
 def test_construction_loads_nothing(tmp_path: Path) -> None:
     svc = KnowledgeService(kb_dir=tmp_path / "missing", index_dir=tmp_path / "index")
     assert not svc.loaded and svc._embedder is None and not (tmp_path / "index").exists()
+
+
+def test_reload_re_embeds_only_the_edited_rows_and_reuses_the_rest(kb_copy: Path,
+                                                                   dict_copy: Path,
+                                                                   tmp_path: Path) -> None:
+    emb = CountingEmbedder(HashEmbedder(64))
+    svc = KnowledgeService(kb_dir=kb_copy, index_dir=tmp_path / "index", dict_dir=dict_copy,
+                           embedder=emb, poll_interval=0.1)
+    try:
+        svc.load()
+        before = {seg.file: seg for seg in svc._retriever.data.segments}
+        emb.texts.clear()
+        path = kb_copy / "文旅" / "体育.yml"
+        path.write_text(path.read_text("utf-8").replace("订个篮球场", "想订一个篮球场地"),
+                        "utf-8")
+        _wait_for(lambda: svc.reloads == 1, 5.0)
+        assert emb.texts == ["想订一个篮球场地"]  # the only new text; nothing else embedded
+        report = svc.last_report
+        assert report.published and report.new_segments == 1 and report.embedded == 1
+        after = svc._retriever.data.segments
+        assert [seg.file for seg in after] == list(before)
+        assert all(seg is before[seg.file] for seg in after if seg.file != "文旅/体育.yml")
+        assert svc.search_sync("想订一个篮球场地").hits[0].matched == "想订一个篮球场地"
+        # a broken file: nothing is built or embedded, the last good index keeps serving
+        serving = svc._retriever
+        emb.texts.clear()
+        (kb_copy / "医疗" / "医保.yml").write_text("entries:\n  - id: [broken\n", "utf-8")
+        _wait_for(lambda: svc.last_report is not None and not svc.last_report.published, 5.0)
+        assert svc._retriever is serving and emb.texts == [] and svc.reloads == 1
+        assert svc.search_sync("医保怎么报销").hits[0].id == "yb-baoxiao"
+    finally:
+        svc.close()
+
+
+def test_a_build_published_by_another_process_is_served_reading_only_new_segments(
+        kb_copy: Path, dict_copy: Path, tmp_path: Path) -> None:
+    from knowledge.index import build
+
+    svc = KnowledgeService(kb_dir=kb_copy, index_dir=tmp_path / "index", dict_dir=dict_copy,
+                           embedder=HashEmbedder(64), watch=False)
+    svc.load()
+    before = {seg.file: seg for seg in svc._retriever.data.segments}
+    path = kb_copy / "文旅" / "体育.yml"
+    path.write_text(path.read_text("utf-8").replace("订个篮球场", "想订一个篮球场地"), "utf-8")
+    report = build(kb_copy, tmp_path / "index", HashEmbedder(64), progress=False,
+                   dict_dir=dict_copy)  # as `scripts/kb build` would, in another process
+    assert report.published
+    svc._swap_to_published()
+    assert svc.build_dir == report.build_dir and svc.reloads == 1
+    after = svc._retriever.data.segments
+    assert all(seg is before[seg.file] for seg in after if seg.file != "文旅/体育.yml")
+    assert svc.search_sync("想订一个篮球场地").hits[0].matched == "想订一个篮球场地"
