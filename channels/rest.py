@@ -23,6 +23,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
+from channels import gate
+from channels.handoff import take_outbox
 from channels.text import clean_message
 
 logger = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ def parse_rest_body(
         raise BadRequest(413, "body_too_large", f"request body exceeds {max_body_bytes} bytes")
     try:
         payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise BadRequest(400, "invalid_json", "request body must be a UTF-8 JSON object") from None
     if not isinstance(payload, dict):
         raise BadRequest(400, "invalid_json", "request body must be a JSON object")
@@ -74,7 +76,7 @@ def parse_rest_body(
     sender = payload.get("sender")
     if sender is None or (isinstance(sender, str) and not sender.strip()):
         raise BadRequest(400, "missing_sender", "field 'sender' is required")
-    if not isinstance(sender, str) or not _SENDER.match(sender):
+    if not isinstance(sender, str) or not _SENDER.fullmatch(sender):
         raise BadRequest(
             400, "invalid_sender", "'sender' must be 1-128 letters, digits or . : @ _ -"
         )
@@ -142,15 +144,24 @@ class RestInput(RasaRestInput):
                 return response.json(error.as_json(), status=error.status)
             if parsed.too_long:
                 logger.info("rest: message from %s over the size limit", parsed.sender)
+            # Rate limit, word list, hold, emergency notice (channels/gate.py).
+            collector = CollectingOutputChannel()
+            verdict = await gate.screen(request.app, collector, parsed.sender, self.name(),
+                                        parsed.text, parsed.metadata, http=True)
+            if verdict.action != gate.PASS:
+                if verdict.http_status is not None:
+                    return response.json(verdict.as_json(), status=verdict.http_status,
+                                         headers=verdict.headers())
+                # Held by an agent (human handoff): what the agent wrote meanwhile, if anything.
+                return response.json(await take_outbox(parsed.sender) + collector.messages)
             if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
                 return response.stream(
-                    self.stream_response(
+                    _streamed_after(collector.messages, self.stream_response(
                         on_new_message, parsed.text, parsed.sender, self.name(), parsed.metadata
-                    ),
+                    )),
                     content_type="text/event-stream",
                 )
 
-            collector = CollectingOutputChannel()
             message = UserMessage(
                 parsed.text,
                 collector,
@@ -166,9 +177,36 @@ class RestInput(RasaRestInput):
             except Exception:
                 logger.exception("rest: handling a message from %s failed", parsed.sender)
                 return _unavailable(collector)
-            return response.json(collector.messages)
+            # An agent's messages (human handoff) come first: they were written before this turn.
+            return response.json(await take_outbox(parsed.sender) + collector.messages)
+
+        @webhook.route("/outbox", methods=["GET"])
+        async def outbox(request: Request) -> HTTPResponse:
+            """An agent's messages to a REST resident, taken once (channels/handoff.py)."""
+            sender = request.args.get("sender")
+            if not sender:
+                return response.json({"error": "missing_sender",
+                                      "detail": "query parameter 'sender' is required"},
+                                     status=400)
+            if not _SENDER.fullmatch(sender):
+                return response.json({"error": "invalid_sender", "detail": "'sender' must be "
+                                      "1-128 letters, digits or . : @ _ -"}, status=400)
+            return response.json(await take_outbox(sender))
 
         return webhook
+
+
+def _streamed_after(
+    first: list[dict[str, Any]], stream: Callable[[Any], Awaitable[None]]
+) -> Callable[[Any], Awaitable[None]]:
+    """Rasa's stream, after the gate's messages (an emergency notice) in the same format."""
+
+    async def streamed(resp: Any) -> None:
+        for message in first:
+            await resp.write(json.dumps(message) + "\n")
+        await stream(resp)
+
+    return streamed
 
 
 def _unavailable(collector: CollectingOutputChannel) -> HTTPResponse:

@@ -60,11 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("error: run this through scripts/run (RASA_BIN and RASA_MODEL unset).")
 
     ports = Ports.from_env()
-    busy = [str(p) for p in (ports.rasa, ports.actions, ports.backends) if port_in_use(p)]
+    busy = [str(p) for p in (ports.rasa, ports.actions, ports.backends, ports.portal)
+            if p is not None and port_in_use(p)]
     if busy:
         raise SystemExit(
             f"error: port(s) {', '.join(busy)} already in use — is the assistant already "
-            "running? Stop it, or set RASA_PORT / ACTION_PORT / BACKENDS_PORT."
+            "running? Stop it, or set RASA_PORT / ACTION_PORT / BACKENDS_PORT / PORTAL_PORT."
         )
 
     var_dir = Path(os.environ.get("MINSHENG_VAR_DIR", ROOT / "var"))
@@ -129,7 +130,9 @@ def _print_banner(ports: Ports) -> None:
   Chat over REST:   curl -s {rest} \\
                       -H 'Content-Type: application/json' \\
                       -d '{{"sender": "demo", "message": "你好"}}'
-  socket.io:        http://127.0.0.1:{ports.rasa}/socket.io  (events user_uttered / bot_uttered)
+  socket.io:        http://127.0.0.1:{ports.rasa}/webhooks/webchat/socket.io  (Rasa's events)
+  Demo portal:      http://127.0.0.1:{ports.portal}/  (the web chat widget, bottom right)
+  Widget script:    http://127.0.0.1:{ports.rasa}/webhooks/webchat/widget.js  (embed: README)
   WeChat webhook:   {wechat}
   In a terminal:    scripts/run --shell
   Action server:    http://127.0.0.1:{ports.actions}/health

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import os
+import secrets
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +24,7 @@ class Ports:
     rasa: int = 5005
     actions: int = 5055
     backends: int = 5080
+    portal: int | None = None  # the demo district portal (web/); None: not started
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -27,6 +32,7 @@ class Ports:
             rasa=int(os.environ.get("RASA_PORT", 5005)),
             actions=int(os.environ.get("ACTION_PORT", 5055)),
             backends=int(os.environ.get("BACKENDS_PORT", 5080)),
+            portal=int(os.environ.get("PORTAL_PORT", 8080)),
         )
 
 
@@ -64,13 +70,30 @@ class StackConfig:
         env.update(self.extra_env)
         return env
 
+    @functools.cached_property
+    def pii_key(self) -> str:
+        """MINSHENG_PII_KEY for the action server (its vault of personal values, see
+        actions/vault.py): from ``extra_env`` or the environment, else an ephemeral key made
+        now, with a warning (forms in progress forget their phone when the stack restarts)."""
+        key = self.extra_env.get("MINSHENG_PII_KEY") or os.environ.get("MINSHENG_PII_KEY")
+        if key:
+            return key
+        print(
+            "\033[1;33mwarning:\033[0m MINSHENG_PII_KEY is not set: using an ephemeral key "
+            "for this run (phone numbers of forms in progress are forgotten on restart).",
+            file=sys.stderr,
+        )
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+
     def endpoints_file(self) -> Path:
-        """bot/endpoints.yml, or a copy without Redis stores when there is no Redis."""
+        """bot/endpoints.yml, or a copy with in-memory stores when there is no Redis."""
         source = ROOT / "bot" / "endpoints.yml"
         if self.redis is not None:
             return source
         endpoints = yaml.safe_load(source.read_text(encoding="utf-8"))
-        endpoints.pop("tracker_store", None)
+        # still masked (and the Rasa process's logs too): channels/tracker_store.py
+        endpoints["tracker_store"] = {
+            "type": "channels.tracker_store.MaskingInMemoryTrackerStore"}
         endpoints.pop("lock_store", None)
         target = self.var_dir / "run" / "endpoints.in-memory.yml"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +122,7 @@ def build_services(config: StackConfig) -> Sequence[Service]:
         argv=[config.actions_python, "-m", "actions.server", "--port", str(config.ports.actions)],
         health_url=f"http://127.0.0.1:{config.ports.actions}/health",
         log_path=logs / "actions.log",
-        env=env,
+        env={**env, "MINSHENG_PII_KEY": config.pii_key},
         cwd=ROOT,
     )
     rasa = Service(
@@ -118,4 +141,18 @@ def build_services(config: StackConfig) -> Sequence[Service]:
         env=env,
         cwd=ROOT,
     )
-    return [backends, actions, rasa]
+    if config.ports.portal is None:
+        return [backends, actions, rasa]
+    portal = Service(
+        name="demo portal",
+        argv=[
+            config.actions_python, "-m", "web.portal_server",
+            "--port", str(config.ports.portal),
+            "--assistant-url", f"http://127.0.0.1:{config.ports.rasa}",
+        ],
+        health_url=f"http://127.0.0.1:{config.ports.portal}/health",
+        log_path=logs / "portal.log",
+        env=env,
+        cwd=ROOT,
+    )
+    return [backends, actions, rasa, portal]

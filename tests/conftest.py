@@ -20,10 +20,26 @@ def redis_url() -> str:
     return TEST_REDIS_URL
 
 
+# The agent API is on in the shared stack (human handoff: tests/dialogues/test_handoff.py), with
+# agents around the clock so that "转人工" queues whatever the time of day.
+AGENT_API_TOKEN = "test-agent-" + secrets.token_hex(16)
+
+
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A running stack (sandbox backends, action server, Rasa) on free ports, sharing the test
     Redis under a key prefix of its own. Needs RASA_BIN and RASA_MODEL, set by scripts/test."""
+    yield from running_stack(tmp_path_factory, {
+        "SANDBOX_ADMIN_TOKEN": "test-admin-" + secrets.token_hex(12),
+        "AGENT_API_TOKEN": AGENT_API_TOKEN,
+        "MINSHENG_AGENT_HOURS": "always",
+    })
+
+
+def running_stack(tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str]
+                  ) -> Iterator[RunningAssistant]:
+    """Starts a stack with ``extra_env``, yields it, stops it and deletes its Redis keys (for
+    fixtures that need a stack configured otherwise than :func:`assistant`)."""
     from stack.assistant import Ports, StackConfig, build_services
     from stack.processes import free_port
     from stack.redis_choice import RedisTarget
@@ -40,6 +56,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         redis=RedisTarget.from_url(TEST_REDIS_URL),
         redis_key_prefix=prefix,
         var_dir=tmp_path_factory.mktemp("var"),
+        extra_env=dict(extra_env),
     )
     services = build_services(config)
     started = []

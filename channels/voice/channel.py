@@ -36,6 +36,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels import gate
 from channels.voice.policy import Pending, Thresholds, decide, summarize
 from channels.voice.protocol import (
     MAX_BODY_BYTES,
@@ -407,6 +408,11 @@ class VoiceInput(InputChannel):
                      "text": text}
                 )
             if step.send is None or failed:
+                continue
+            # Rate limit, word list, hold, emergency notice (channels/gate.py).
+            verdict = await gate.screen(request.app, collector, conversation, CHANNEL_NAME,
+                                        step.send, step.metadata)
+            if verdict.action != gate.PASS:
                 continue
             message = UserMessage(
                 step.send, collector, conversation, input_channel=CHANNEL_NAME,

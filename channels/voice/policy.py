@@ -198,6 +198,8 @@ def _on_message(activity: Activity, state: CallState, thresholds: Thresholds) ->
         if "短信" in text or is_yes(text):
             return _details(state, "sms")
     confidence = activity.confidence
+    if confidence is not None and confidence < thresholds.confirm_below and _emergency(text):
+        return _understood(state, text)  # "救命", "着火了": no "did you say …?" first
     if confidence is not None and confidence < thresholds.reject_below:
         return _failure(state, thresholds)
     if confidence is not None and confidence < thresholds.confirm_below:
@@ -205,6 +207,14 @@ def _on_message(activity: Activity, state: CallState, thresholds: Thresholds) ->
         state = replace(state, pending=Pending("confirm", text))
         return Step(state, intent("voice_confirm_heard", voice_heard=echo))
     return _understood(state, text)
+
+
+def _emergency(text: str) -> bool:
+    """A certain emergency (safety/emergency.py's lexicon) in what was recognised."""
+    from safety.emergency import detect
+
+    found = detect(text, model=False)
+    return found is not None and found.certain
 
 
 def _on_event(activity: Activity, state: CallState, thresholds: Thresholds) -> Step:

@@ -102,7 +102,7 @@ def token_matches(header: str | None, expected: str) -> bool:
 
 
 def valid_id(value: Any) -> bool:
-    return isinstance(value, str) and bool(_ID.match(value))
+    return isinstance(value, str) and bool(_ID.fullmatch(value))
 
 
 def load_json_object(body: bytes | None, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels import gate
 from channels.wechat.api import WeChatApi
 from channels.wechat.delivery import DeliveryCoordinator
 from channels.wechat.protocol import (
@@ -300,6 +301,15 @@ class WeChatInput(InputChannel):
                 text = payload
                 metadata["wechat"] = {**metadata.get("wechat", {}), "option": rasa_input.option}
         collector = WeChatOutput()
+        # Rate limit, word list, hold, emergency notice (channels/gate.py); retries of WeChat
+        # never get here (the dedup claim), so each message is checked and counted once.
+        verdict = await gate.screen(app, collector, message.openid, CHANNEL, text, metadata)
+        if verdict.action != gate.PASS:
+            return render_messages(
+                collector.messages,
+                max_bytes=settings.max_text_bytes,
+                max_chunks=settings.max_customer_service_messages,
+            ).chunks
         user_message = UserMessage(
             text,
             collector,

@@ -68,6 +68,7 @@ class _Local:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     chunks: list[str] | None = None
+    answered_without_redis: bool = False  # an attempt replied passively while Redis was away
 
 
 class DeliveryCoordinator:
@@ -111,6 +112,8 @@ class DeliveryCoordinator:
             wall_deadline = min(wall_deadline, sent_at + WECHAT_LATEST)
         # Shielded: if WeChat drops the connection right now, a claimed message still runs.
         owner = await asyncio.shield(self._register(dedup_id, openid, produce, wall_deadline))
+        chunks: list[str] | None = None
+        mine = self._local.get(dedup_id)  # processed in this process (it may finish first)
         try:
             chunks = await self._wait_result(dedup_id, wall_deadline)
             if chunks is None or len(chunks) != 1 or time.time() >= wall_deadline:
@@ -118,8 +121,16 @@ class DeliveryCoordinator:
             mode = await self.store.claim_delivery(dedup_id, PASSIVE)
             return Outcome(chunks[0] if mode == PASSIVE else None, owner)
         except StoreUnavailable:
+            # Redis went away while this message was in flight (found by the cluster's Redis
+            # restart test: such messages used to get "success", i.e. silence).
             logger.error("wechat: redis unavailable while answering %s", dedup_id)
-            return Outcome(None, owner)
+            if (mine is not None and chunks is not None and len(chunks) == 1
+                    and time.time() < wall_deadline):
+                # Processed here: no other attempt can deliver it without Redis, and the
+                # background task is told not to send it again as 客服消息.
+                mine.answered_without_redis = True
+                return Outcome(chunks[0], owner)
+            raise  # the channel answers with its apology
         finally:
             local = self._local.get(dedup_id)
             if local is not None:
@@ -166,13 +177,16 @@ class DeliveryCoordinator:
             except Exception:
                 logger.exception("wechat: processing %s failed", dedup_id)
                 chunks = []
-            await self.store.save_result(dedup_id, chunks)
+            # local attempts get the result at once, even if Redis is gone by now
             local.chunks = chunks
             local.ready.set()
+            await self.store.save_result(dedup_id, chunks)
             if not chunks:
                 await self.store.claim_delivery(dedup_id, NOTHING)
                 return
             if len(chunks) == 1 and await self._replied_passively(dedup_id, local):
+                return
+            if local.answered_without_redis:
                 return
             if await self.store.claim_delivery(dedup_id, CUSTOMER_SERVICE) == CUSTOMER_SERVICE:
                 await self.send(openid, chunks)

@@ -103,13 +103,20 @@ class WeChatStore:
     def client(self) -> Any:
         if self._client is None:
             import redis.asyncio as redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
 
             self._client = redis.Redis.from_url(
                 self.redis_url,
                 socket_timeout=self.socket_timeout,
                 socket_connect_timeout=self.socket_timeout,
                 decode_responses=True,
-                health_check_interval=30,
+                # A connection idle for over a second is PINGed first and, if Redis was
+                # restarted meanwhile, reconnected once: otherwise each stale pooled connection
+                # failed one delivery after a restart (tests/cluster/test_faults.py). Commands
+                # themselves are not retried (a claim must not run twice).
+                health_check_interval=1,
+                retry=Retry(NoBackoff(), 1),
             )
         return self._client
 
