@@ -187,9 +187,12 @@ http {{
   log_format upstream '$time_iso8601 $server_port "$request_method $uri" $status '
                       '$request_time $upstream_addr $upstream_status $upstream_response_time';
   access_log {config.log_dir / "nginx-access.log"} upstream buffer=64k flush=1s;
-  # The channels cap bodies (64 KB) and answer 413 themselves; nginx only stops abuse.
+  # The channels cap bodies (64 KB) and answer 413 themselves; nginx only stops abuse. A body
+  # is kept in memory up to its maximum, never written to a temp file: a worker that is not
+  # the user who made the temp folders could not write it and would answer 500 (found by the
+  # Redis restart test, whose long conversations sent the action servers bodies over 128 KB).
   client_max_body_size 1m;
-  client_body_buffer_size 128k;
+  client_body_buffer_size 1m;
   proxy_http_version 1.1;
   proxy_buffering on;
   proxy_max_temp_file_size 0;
@@ -264,6 +267,10 @@ http {{
       return 200 "ok\\n";
     }}
     location / {{
+      # Rasa sends the action server the whole conversation (every event of the session), so
+      # a long conversation is a big body; in memory, as above.
+      client_max_body_size 32m;
+      client_body_buffer_size 32m;
       proxy_pass http://actions;
       proxy_set_header Connection "";
       proxy_connect_timeout 1s;

@@ -106,3 +106,13 @@ def test_nginx_accepts_the_config(tmp_path):
     if not os.path.exists(NGINX):
         pytest.fail("nginx is missing: run the tests through scripts/test (ensure_nginx)")
     check_nginx_conf(config(tmp_path))
+
+
+def test_nginx_never_buffers_a_body_to_disk(tmp_path):
+    # A worker that is not the user who made the temp folders cannot write a body there and
+    # answers 500: every body nginx accepts must fit its in-memory buffer. The action servers
+    # get Rasa's whole conversation, so their limit is far above the residents' 1 MB.
+    text = render_nginx_conf(config(tmp_path))
+    limits = re.findall(r"client_max_body_size (\d+)m;\s*client_body_buffer_size (\d+)m;", text)
+    assert limits == [("1", "1"), ("32", "32")]
+    assert text.count("client_max_body_size") == text.count("client_body_buffer_size") == 2
