@@ -5,6 +5,12 @@ Prints p50/p95/p99 latency and turns per second, separately for turns that Rasa 
 Run it against a running assistant (scripts/run):
 
     .venv/actions/bin/python bench/turns.py --users 20 --turns 10
+    .venv/actions/bin/python bench/turns.py --users 20 --turns 10 --think 2
+
+Without ``--think`` every resident sends its next message the moment the answer arrives: 20
+requests are always in flight, a saturation test whose latency is mostly queueing. With
+``--think S`` a resident reads and types for S seconds on average (uniform 0.5–1.5 S) between
+turns, as a person does: 20 concurrent *conversations*, which is what the target is about.
 """
 
 from __future__ import annotations
@@ -39,10 +45,14 @@ def percentile(values: list[float], pct: float) -> float:
 
 async def resident(
     session: aiohttp.ClientSession, url: str, turns: int, results: dict[str, list[float]],
-    errors: list[str], rng: random.Random,
+    errors: list[str], rng: random.Random, think: float = 0.0,
 ) -> None:
     sender = f"bench-{uuid.uuid4().hex[:10]}"
+    if think:
+        await asyncio.sleep(rng.uniform(0, think))  # residents do not all start at once
     for turn in range(turns):
+        if think and turn:
+            await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
         kind = "action" if turn % 2 else "rasa"
         text = rng.choice(WITH_ACTION if kind == "action" else RASA_ONLY)
         began = time.perf_counter()
@@ -58,7 +68,7 @@ async def resident(
         results[kind].append((time.perf_counter() - began) * 1000)
 
 
-async def run(url: str, users: int, turns: int, seed: int) -> None:
+async def run(url: str, users: int, turns: int, seed: int, think: float = 0.0) -> None:
     rng = random.Random(seed)
     results: dict[str, list[float]] = {"rasa": [], "action": []}
     errors: list[str] = []
@@ -70,11 +80,13 @@ async def run(url: str, users: int, turns: int, seed: int) -> None:
             pass
         began = time.perf_counter()
         await asyncio.gather(
-            *(resident(session, url, turns, results, errors, rng) for _ in range(users))
+            *(resident(session, url, turns, results, errors, rng, think)
+              for _ in range(users))
         )
         elapsed = time.perf_counter() - began
     total = sum(len(v) for v in results.values())
-    print(f"{users} concurrent residents x {turns} turns against {url}")
+    pacing = f", {think:g} s thinking between turns" if think else ", back to back"
+    print(f"{users} concurrent residents x {turns} turns against {url}{pacing}")
     print(f"{'turns':<28}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
     labels = (("rasa", "answered by Rasa alone"), ("action", "calling the action server"))
     for kind, label in labels:
@@ -95,8 +107,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds a resident pauses between turns (0: back to back)")
     args = parser.parse_args()
-    asyncio.run(run(args.url, args.users, args.turns, args.seed))
+    asyncio.run(run(args.url, args.users, args.turns, args.seed, args.think))
 
 
 if __name__ == "__main__":
