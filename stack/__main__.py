@@ -16,7 +16,7 @@ from pathlib import Path
 from stack.assistant import ROOT, Ports, StackConfig, build_services
 from stack.chat import chat_loop
 from stack.processes import Service, StartError, port_in_use
-from stack.redis_choice import LOCAL_REDIS_URL, RedisTarget, ping, start_private_redis
+from stack.redis_choice import RedisTarget, existing_redis, start_private_redis
 
 START_TIMEOUTS = {"sandbox backends": 60.0, "action server": 180.0, "Rasa server": 300.0}
 
@@ -26,15 +26,9 @@ def _log(message: str) -> None:
 
 
 def choose_redis(var_dir: Path) -> tuple[RedisTarget | None, Service | None]:
-    url = os.environ.get("REDIS_URL")
-    if url:
-        if not ping(url):
-            raise SystemExit(f"error: REDIS_URL is set to {url} but no Redis answers there.")
-        _log(f"Redis: {url} (from REDIS_URL)")
-        return RedisTarget.from_url(url), None
-    if ping(LOCAL_REDIS_URL):
-        _log(f"Redis: {LOCAL_REDIS_URL}")
-        return RedisTarget.from_url(LOCAL_REDIS_URL), None
+    existing = existing_redis(_log)
+    if existing is not None:
+        return existing, None
     private = start_private_redis(var_dir / "redis")
     if private is not None:
         target, service = private

@@ -536,17 +536,11 @@ def _log(message: str) -> None:
 
 
 def _choose_redis(var_dir: Path) -> tuple[RedisTarget, Service | None]:
-    from stack.redis_choice import LOCAL_REDIS_URL
+    from stack.redis_choice import existing_redis
 
-    url = os.environ.get("REDIS_URL")
-    if url:
-        if not ping(url):
-            raise SystemExit(f"error: REDIS_URL is set to {url} but no Redis answers there.")
-        _log(f"Redis: {url} (from REDIS_URL)")
-        return RedisTarget.from_url(url), None
-    if ping(LOCAL_REDIS_URL):
-        _log(f"Redis: {LOCAL_REDIS_URL}")
-        return RedisTarget.from_url(LOCAL_REDIS_URL), None
+    existing = existing_redis(_log)
+    if existing is not None:
+        return existing, None
     if shutil.which("redis-server") is None:
         raise SystemExit(
             "error: the cluster needs a Redis shared by every replica: set REDIS_URL, run one "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -62,6 +64,25 @@ def ping(url: str, timeout: float = 1.0) -> bool:
             client.close()
     except (redis.RedisError, OSError):
         return False
+
+
+def existing_redis(
+    say: Callable[[str], None], environ: Mapping[str, str] | None = None
+) -> RedisTarget | None:
+    """The Redis already there: REDIS_URL (it must answer, else SystemExit with one clear
+    sentence), else the local one at 127.0.0.1:6379, else None (the caller decides: a private
+    redis-server, in-memory stores, or an error). ``say`` reports the choice."""
+    environ = os.environ if environ is None else environ
+    url = environ.get("REDIS_URL")
+    if url:
+        if not ping(url):
+            raise SystemExit(f"error: REDIS_URL is set to {url} but no Redis answers there.")
+        say(f"Redis: {url} (from REDIS_URL)")
+        return RedisTarget.from_url(url)
+    if ping(LOCAL_REDIS_URL):
+        say(f"Redis: {LOCAL_REDIS_URL}")
+        return RedisTarget.from_url(LOCAL_REDIS_URL)
+    return None
 
 
 def start_private_redis(run_dir: Path) -> tuple[RedisTarget, Service] | None:

@@ -1,6 +1,12 @@
 import pytest
 
-from stack.redis_choice import RedisTarget, ping, start_private_redis
+from stack.redis_choice import (
+    LOCAL_REDIS_URL,
+    RedisTarget,
+    existing_redis,
+    ping,
+    start_private_redis,
+)
 
 
 @pytest.mark.unit
@@ -54,3 +60,26 @@ def test_a_private_redis_starts_and_stops(tmp_path):
     finally:
         service.stop()
     assert not ping(target.url, timeout=0.5)
+
+
+def test_existing_redis_takes_redis_url_first():
+    said: list[str] = []
+    target = existing_redis(said.append, {"REDIS_URL": "redis://127.0.0.1:6379/3"})
+    assert target is not None and target.db == 3
+    assert said == ["Redis: redis://127.0.0.1:6379/3 (from REDIS_URL)"]
+
+
+def test_existing_redis_refuses_a_redis_url_nobody_answers():
+    from stack.processes import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(SystemExit, match="no Redis answers there"):
+        existing_redis(lambda _: None, {"REDIS_URL": url})
+
+
+def test_existing_redis_falls_back_to_the_local_one():
+    # Redis runs at 127.0.0.1:6379 on these machines (DEVELOPERS.md)
+    said: list[str] = []
+    target = existing_redis(said.append, {})
+    assert target is not None and target.url == LOCAL_REDIS_URL
+    assert said == [f"Redis: {LOCAL_REDIS_URL}"]
