@@ -14,7 +14,13 @@ import redis
 import yaml
 from rasa.core.tracker_store import create_tracker_store
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
@@ -108,6 +114,46 @@ async def test_a_conversation_is_stored_masked_and_read_back_turn_after_turn(red
     final = await store.retrieve(sender)
     assert len(final.events) == count + len(turn(""))  # nothing duplicated by Rasa's merge
     assert 0 < client.ttl(f"{prefix}:tracker:{sender}") <= 2592000
+
+
+@pytest.mark.integration
+async def test_a_grown_conversation_is_saved_without_reading_it_back(redis_store):
+    store, client, prefix = redis_store
+    sender = "grow-" + secrets.token_hex(4)
+    tracker = await store.get_or_create_tracker(sender)
+    tracker.update_with_events(turn("第一句"), DOMAIN)
+    await store.save(tracker)
+    again = await store.retrieve(sender)
+    again.update_with_events(turn("第二句"), DOMAIN)
+    reads: list[str] = []
+    original = store.deserialise_tracker
+    store.deserialise_tracker = lambda *args: reads.append("read") or original(*args)
+    await store.save(again)
+    assert reads == []  # the stored events are a prefix: nothing to merge
+    stored = json.loads(client.get(f"{prefix}:tracker:{sender}"))
+    texts = [e["text"] for e in stored["events"] if e["event"] == "user"]
+    assert texts == ["第一句", "第二句"]
+
+
+@pytest.mark.integration
+async def test_earlier_sessions_are_kept_when_the_latest_one_is_saved(redis_store):
+    """Rasa's merge still runs where it matters: retrieve gives only the latest session."""
+    store, client, prefix = redis_store
+    sender = "sessions-" + secrets.token_hex(4)
+    first = DialogueStateTracker.from_events(sender, [
+        ActionExecuted("action_session_start", timestamp=1.0), SessionStarted(timestamp=1.1),
+        ActionExecuted("action_listen", timestamp=1.2),
+        UserUttered("上个月问的", {"name": "greet"}, timestamp=2.0),
+        ActionExecuted("action_session_start", timestamp=3.0), SessionStarted(timestamp=3.1),
+        ActionExecuted("action_listen", timestamp=3.2),
+    ], DOMAIN.slots)
+    client.set(f"{prefix}:tracker:{sender}", json.dumps(first.as_dialogue().as_dict()))
+    latest = await store.retrieve(sender)
+    assert [e.text for e in latest.events if isinstance(e, UserUttered)] == []
+    latest.update(UserUttered("今天问的", {"name": "greet"}, timestamp=4.0))
+    await store.save(latest)
+    full = await store.retrieve_full_tracker(sender)
+    assert [e.text for e in full.events if isinstance(e, UserUttered)] == ["上个月问的", "今天问的"]
 
 
 @pytest.mark.unit
