@@ -72,9 +72,11 @@ ensure_env() {
 }
 
 # model_hash -> hash of everything the trained Rasa model depends on.
+# The NLU featurizer embeds with MINSHENG_EMBEDDING_MODEL (nlu/encoder.py), so it is an input too.
 model_hash() {
-  (cd "$ROOT" && find config.yml bot/domain bot/data knowledge/dict/jieba requirements/rasa.lock -type f -print0 \
-    | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
+  ( (cd "$ROOT" && find config.yml bot/domain bot/data knowledge/dict/jieba nlu requirements/rasa.lock \
+      -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum)
+    echo "embedding model: ${MINSHENG_EMBEDDING_MODEL:-default}" ) | sha256sum | cut -c1-16
 }
 
 # ensure_model -> trains the Rasa model only when its inputs changed; sets RASA_MODEL.
