@@ -138,7 +138,10 @@ def build_services(config: StackConfig) -> Sequence[Service]:
         ],
         health_url=f"http://127.0.0.1:{config.ports.rasa}/webhooks/rest/",
         log_path=logs / "rasa.log",
-        env=env,
+        # The NLU's embedding featurizer multiplies small matrices per message (nlu/encoder.py);
+        # with OpenBLAS's default of a thread per core, its idle threads spin on the other
+        # core between messages.
+        env={"OPENBLAS_NUM_THREADS": "1", **env},
         cwd=ROOT,
     )
     if config.ports.portal is None:
