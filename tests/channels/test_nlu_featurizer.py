@@ -112,7 +112,12 @@ def test_a_bad_model_setting_is_a_config_error() -> None:
         SentenceEmbeddingFeaturizer.validate_config({"model": 3})
 
 
-def test_the_pipeline_uses_the_featurizer_before_diet() -> None:
-    names = [c["name"] for c in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]]
-    assert names.index("nlu.featurizer.SentenceEmbeddingFeaturizer") < names.index("DIETClassifier")
-    assert json.dumps(names).count("SentenceEmbeddingFeaturizer") == 1
+def test_the_pipeline_featurizes_before_the_classifier_and_the_extractor_read_it() -> None:
+    pipeline = yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+    names = [c["name"] for c in pipeline]
+    featurizer = names.index("nlu.featurizer.SentenceEmbeddingFeaturizer")
+    assert featurizer < names.index("nlu.classifier.IntentLogisticRegression")
+    assert featurizer < names.index("CRFEntityExtractor")
+    crf = pipeline[names.index("CRFEntityExtractor")]
+    assert "text_dense_features" in json.dumps(crf["features"])
+    assert "DIETClassifier" not in names
