@@ -24,14 +24,16 @@ _ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 
 
 def examples(limit: int) -> list[str]:
-    """Every ``limit``-th-spread NLU example of bot/data/nlu, annotations removed."""
+    """Up to ``limit`` intent examples of bot/data/nlu, spread evenly, annotations removed."""
+    import yaml
+
     texts = []
     for path in sorted((ROOT / "bot/data/nlu").glob("*.yml")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            stripped = line.strip()
-            is_example = stripped.startswith("- ") and ":" not in stripped[:12]
-            if is_example:
-                texts.append(_ANNOTATION.sub(r"\1", stripped[2:]))
+        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
+            if "intent" in block and isinstance(block.get("examples"), str):
+                texts += [_ANNOTATION.sub(r"\1", line.strip()[2:])
+                          for line in block["examples"].splitlines()
+                          if line.strip().startswith("- ")]
     step = max(1, len(texts) // limit)
     return texts[::step][:limit]
 
