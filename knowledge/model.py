@@ -162,6 +162,7 @@ class SearchResult:
     query: str
     outcome: Outcome
     hits: list[Hit]
+    elsewhere: str | None = None  # the other city or province asked about: no answer
 
     @property
     def best(self) -> Hit | None:
@@ -178,5 +179,6 @@ class SearchResult:
         return {
             "query": self.query,
             "outcome": self.outcome,
+            "elsewhere": self.elsewhere,
             "results": [hit.to_json() for hit in self.hits],
         }

@@ -39,6 +39,7 @@ from .dense import build_flat, graph_filter, load_faiss
 from .dense import search as dense_search
 from .embedder import Embedder
 from .index import DEFAULT_FUSION, DEFAULT_THRESHOLDS, IndexData
+from .jurisdiction import Places
 from .model import Hit, Item, Outcome, SearchResult
 from .segments import BODY_FIELDS, Segment
 from .tokenizer import TextAnalyzer
@@ -152,6 +153,7 @@ class Retriever:
         self.data = data
         self.embedder = embedder
         self.analyzer = analyzer
+        self.places = Places(analyzer.dict_dir)
         manifest = data.manifest
         if manifest["model"]["name"] != embedder.name:
             raise ValueError(f"index was built with {manifest['model']['name']}, "
@@ -380,6 +382,11 @@ class Retriever:
         return self.hit(Ranked(item=number, score=1.0, confidence=1.0, channels={},
                                matched_row=first_row))
 
+    def elsewhere(self, query: str) -> str | None:
+        """The city or province outside Beijing the query is about (then it gets no answer:
+        the base holds Beijing's rules), or None. See :mod:`knowledge.jurisdiction`."""
+        return self.places.elsewhere(query, self.analyzer.segment)
+
     def search(self, query: str, area: str | None = None, district: str | None = None,
                top_k: int = 3, today: date | None = None,
                thresholds: dict[str, Any] | None = None,
@@ -388,5 +395,8 @@ class Retriever:
         ranked = self.rank(query, area, district, today, fusion, limit=max(top_k, 3))
         outcome, _ = decide([r.confidence for r in ranked], limits,
                             query_chars(self.analyzer, query))
+        elsewhere = self.elsewhere(query)
+        if elsewhere is not None:
+            outcome = "none"
         return SearchResult(query=query, outcome=outcome,
-                            hits=[self.hit(r) for r in ranked[:top_k]])
+                            hits=[self.hit(r) for r in ranked[:top_k]], elsewhere=elsewhere)

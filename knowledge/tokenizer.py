@@ -143,6 +143,10 @@ class TextAnalyzer:
             clean = self._synonym_re.sub(lambda m: self._canonical[m.group(0)], clean)
         return clean
 
+    def segment(self, text: str) -> list[str]:
+        """jieba words of the text as written (NFKC, lower case; no synonyms, nothing removed)."""
+        return self._load().lcut(self._clean(text))
+
     def words(self, text: str, normalized: bool = False) -> list[str]:
         """jieba words of the normalised text, punctuation and stop words removed."""
         tokenizer = self._load()
