@@ -28,7 +28,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from knowledge.embedder import make_embedder
-from knowledge.evaluation import CV_FOLDS, calibrate, evaluate, load_eval, min_answer_precision
+from knowledge.evaluation import (
+    CV_FOLDS,
+    calibrate,
+    evaluate,
+    load_eval,
+    min_answer_precision,
+    min_none_precision,
+    wrong_answer_cost,
+)
 from knowledge.index import build, load_index
 from knowledge.retriever import Retriever
 from knowledge.settings import Settings
@@ -93,7 +101,8 @@ def main() -> None:
           f"{sum(c.expect == 'none' for c in cases)} none); model {embedder.name}")
     print(f"retrieval of all questions: {took:.1f}s wall, {time.process_time() - cpu:.1f}s CPU")
     print(f"outcome columns: held out ({args.folds}-fold, grouped by entry), thresholds "
-          f"calibrated for answer precision >= {target:.2f}\n")
+          f"calibrated for answer precision >= {target:.2f} and none precision >= "
+          f"{min_none_precision():.2f}, a wrong answer costing {wrong_answer_cost():g}\n")
     print(HEADER)
     for name, fusion in CONFIGS.items():
         result = calibrate(retriever, cases, grid=[fusion], min_precision=target,

@@ -88,6 +88,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", type=Path, help="eval JSONL file or folder (default knowledge/eval)")
     p.add_argument("--min-precision", type=float, default=None,
                    help="answer precision to keep (default MINSHENG_KB_MIN_PRECISION or 0.95)")
+    p.add_argument("--min-none-precision", type=float, default=None,
+                   help="'none' precision to keep: how many of the questions given no answer must "
+                   "really be out of scope (default MINSHENG_KB_MIN_NONE_PRECISION or 0.90)")
+    p.add_argument("--wrong-answer-cost", type=float, default=None,
+                   help="how many right answers one wrong answer outweighs (default "
+                   "MINSHENG_KB_WRONG_ANSWER_COST or 3; 0: most coverage)")
     p.add_argument("--folds", type=int, default=None,
                    help="cross-validation folds for the held-out figures (default 5; 0: none)")
     p.add_argument("--dry-run", action="store_true", help="do not save into the manifest")
@@ -177,6 +183,8 @@ def _preview(result: Any, out: TextIO) -> None:
     labels = {"answer": "回答", "clarify": "请用户确认", "none": "不回答"}
     print(f"问：{result.query}", file=out)
     print(f"结果：{result.outcome}（{labels[result.outcome]}）", file=out)
+    if result.elsewhere:
+        print(f"原因：问的是{result.elsewhere}的政策，知识库只有北京的（dict/places）", file=out)
     for number, hit in enumerate(result.hits, start=1):
         sc = hit.scores
         print(f"{number}. [{hit.id}] {hit.question}  score {hit.score:.3f} "
@@ -325,7 +333,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
               file=out)
     else:
         print(f"thresholds: calibrated for answer precision >= "
-              f"{calibration.get('min_precision', '?')} on {calibration.get('cases', '?')} "
+              f"{calibration.get('min_precision', '?')} and none precision >= "
+              f"{calibration.get('min_none_precision', '?')} on {calibration.get('cases', '?')} "
               f"questions ({calibration.get('set', '?')}); figures above on the same questions "
               "are in-sample", file=out)
         if calibration.get("cv"):
@@ -343,18 +352,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .evaluation import CV_FOLDS, calibrate, min_answer_precision
+    from .evaluation import (
+        CV_FOLDS,
+        calibrate,
+        min_answer_precision,
+        min_none_precision,
+        wrong_answer_cost,
+    )
     from .index import CALIBRATION_FILE, update_manifest
 
     cases = _eval_cases(args)
     target = args.min_precision if args.min_precision is not None else min_answer_precision()
+    none_floor = (args.min_none_precision if args.min_none_precision is not None
+                  else min_none_precision())
+    cost = (args.wrong_answer_cost if args.wrong_answer_cost is not None
+            else wrong_answer_cost())
     folds = CV_FOLDS if args.folds is None else args.folds
     with _stdout_to_stderr() as out:
         retriever = open_retriever(args)
         started = time.perf_counter()
-        result = calibrate(retriever, cases, min_precision=target, folds=folds)
+        result = calibrate(retriever, cases, min_precision=target, folds=folds,
+                           min_none=none_floor, wrong_cost=cost)
     print(f"calibrated on {len(cases)} questions in {time.perf_counter() - started:.1f}s: "
-          f"most coverage with answer precision >= {target:.2f}; best settings:", file=out)
+          f"most right answers (a wrong one costs {cost:g}) with answer precision >= "
+          f"{target:.2f} and none precision >= {none_floor:.2f}; best settings:", file=out)
     print("  coverage answer.P resolved  MRR    none.P none.R  fusion", file=out)
     for row in result["table"][:10]:
         f = row["fusion"]
@@ -363,6 +384,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
               f"{row['none.recall']:.3f}   {f['method']} words {f['w_words']:.1f} chars "
               f"{f['w_chars']:.1f} dense {f['w_dense']:.1f} body {f['answer_row_weight']} "
               f"support {f.get('support', 0)}", file=out)
+    if result["elsewhere"]:
+        print(f"{result['elsewhere']} questions open with a place outside Beijing (dict/places): "
+              "they get none whatever the thresholds and were not fitted on", file=out)
     print(f"chosen fusion: {json.dumps(result['fusion'], ensure_ascii=False)}", file=out)
     print(f"chosen thresholds: {json.dumps(result['thresholds'])}", file=out)
     print("in-sample (the questions it was chosen on):", file=out)
@@ -375,7 +399,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from .settings import REPO_ROOT
 
     eval_path = Path(conf["eval"]).resolve()
-    record = {**result["summary"], "min_precision": target, "cases": result["cases"],
+    record = {**result["summary"], "min_precision": target, "min_none_precision": none_floor,
+              "wrong_answer_cost": cost,
+              "cases": result["cases"],
               "set": (eval_path.relative_to(REPO_ROOT).as_posix()
                       if eval_path.is_relative_to(REPO_ROOT) else str(eval_path)),
               "cv": result["cv"],

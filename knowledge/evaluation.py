@@ -16,10 +16,15 @@ right); ``resolved`` also accepts a clarification offering a right entry for an 
 question (a safe fallback).
 
 Calibration (:func:`calibrate`): the assistant must not make up policy, so the objective is
-**maximum coverage subject to answer precision ≥ ``min_precision``** (default
+**the most right answers, a wrong answer counting as ``wrong_cost`` missed ones** (default
+:data:`WRONG_ANSWER_COST`, setting ``MINSHENG_KB_WRONG_ANSWER_COST``; 0 is plain coverage),
+**subject to answer precision ≥ ``min_precision``** (default
 :data:`MIN_ANSWER_PRECISION`, setting ``MINSHENG_KB_MIN_PRECISION``): questions whose top hit is
-not confident enough fall into the ``clarify`` band (the resident picks the entry), and only those
-below the ``none`` threshold get no answer. Ties go to the setting that resolves more questions
+not confident enough fall into the ``clarify`` band (the resident picks the entry, or is pointed
+to 12345), and only those below the ``none`` threshold get no answer. A flat "no answer" to a
+question the base does answer is a failure too, so the ``none`` threshold must also keep
+**``none`` precision ≥ ``min_none_precision``** (default :data:`MIN_NONE_PRECISION`, setting
+``MINSHENG_KB_MIN_NONE_PRECISION``). Ties go to the setting that resolves more questions
 (right answer, useful clarification or rightly none), then to exact accuracy. The fusion weights
 and the four thresholds are chosen together. Because any threshold fitted on a set looks better
 on that same set, :func:`calibrate` also cross-validates: it repeats the whole choice on k−1
@@ -33,7 +38,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,17 +49,41 @@ from .model import Outcome
 from .retriever import Evidence, Ranked, Retriever, decide, query_chars
 
 MIN_ANSWER_PRECISION = 0.95
+MIN_NONE_PRECISION = 0.90
+WRONG_ANSWER_COST = 3.0
 CV_FOLDS = 5
 OUTCOMES: tuple[Outcome, ...] = ("answer", "clarify", "none")
 
 
+def _setting(name: str, default: float, valid: Callable[[float], bool], rule: str) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number {rule}, not {raw!r}") from None
+    if not valid(value):
+        raise ValueError(f"{name} must be {rule}, not {raw}")
+    return value
+
+
 def min_answer_precision() -> float:
     """The calibration target: ``MINSHENG_KB_MIN_PRECISION`` or :data:`MIN_ANSWER_PRECISION`."""
-    raw = os.environ.get("MINSHENG_KB_MIN_PRECISION", "").strip()
-    value = float(raw) if raw else MIN_ANSWER_PRECISION
-    if not 0.0 < value <= 1.0:
-        raise ValueError(f"MINSHENG_KB_MIN_PRECISION must be in (0, 1], not {raw}")
-    return value
+    return _setting("MINSHENG_KB_MIN_PRECISION", MIN_ANSWER_PRECISION,
+                    lambda v: 0.0 < v <= 1.0, "in (0, 1]")
+
+
+def min_none_precision() -> float:
+    """The floor on ``none`` precision: ``MINSHENG_KB_MIN_NONE_PRECISION`` or
+    :data:`MIN_NONE_PRECISION`."""
+    return _setting("MINSHENG_KB_MIN_NONE_PRECISION", MIN_NONE_PRECISION,
+                    lambda v: 0.0 < v <= 1.0, "in (0, 1]")
+
+
+def wrong_answer_cost() -> float:
+    """How many right answers one wrong answer outweighs in the objective:
+    ``MINSHENG_KB_WRONG_ANSWER_COST`` or :data:`WRONG_ANSWER_COST`."""
+    return _setting("MINSHENG_KB_WRONG_ANSWER_COST", WRONG_ANSWER_COST, lambda v: v >= 0.0,
+                    ">= 0")
 
 
 @dataclass
@@ -188,6 +217,8 @@ def evaluate(retriever: Retriever, cases: Iterable[EvalCase],
         ranked = retriever.rank(case.q, area=case.area if use_area else None, fusion=fusion)
         chars = query_chars(retriever.analyzer, case.q)
         outcome, close = decide([r.confidence for r in ranked], limits, chars)
+        if retriever.elsewhere(case.q) is not None:  # another city's rules: never answered
+            outcome, close = "none", 0
         latency = (time.perf_counter() - started) * 1000
         results.append(CaseResult(case, outcome, [retriever.items[r.item].id for r in ranked],
                                   [r.confidence for r in ranked], latency, close, chars))
@@ -221,9 +252,18 @@ SHORTS = (0, 2, 3, 4)
 NEVER = 9.0  # a threshold no confidence reaches
 
 
-def _none_grid(tops: np.ndarray, size: int = 24) -> list[float]:
-    values = np.unique(np.round(tops[np.isfinite(tops)], 4))
-    mids = (values[1:] + values[:-1]) / 2
+def _none_grid(tops: np.ndarray, is_none: np.ndarray, size: int = 128) -> list[float]:
+    """Candidate ``none`` thresholds: 0 (never none) and, for each question that must get no
+    answer, the point just above its top confidence: only there does raising the threshold add a
+    right "no answer" (elsewhere it only withholds more questions the base answers). At most
+    ``size`` of them, evenly by rank."""
+    finite = np.isfinite(tops)
+    values = np.unique(np.round(tops[finite], 4))
+    targets = np.unique(np.round(tops[finite & is_none], 4))
+    above = np.searchsorted(values, targets, side="right")
+    nxt = np.where(above < len(values), values[np.minimum(above, len(values) - 1)],
+                   targets + 1e-3)
+    mids = (targets + nxt) / 2
     if len(mids) > size:
         mids = mids[np.linspace(0, len(mids) - 1, size).round().astype(int)]
     return [0.0, *(float(m) for m in mids)]
@@ -262,15 +302,21 @@ class _Cases:
 
 
 def best_thresholds(cases: Sequence[EvalCase], ranked: Sequence[list[tuple[str, float]]],
-                    lengths: Sequence[int] | None = None, min_precision: float | None = None
+                    lengths: Sequence[int] | None = None, min_precision: float | None = None,
+                    min_none: float | None = None, wrong_cost: float | None = None
                     ) -> tuple[dict[str, float], dict[str, float]]:
-    """Thresholds for precomputed rankings ``[(id, confidence), ...]`` per case: the largest
-    coverage with answer precision ≥ ``min_precision`` (then most resolved, then accuracy).
+    """Thresholds for precomputed rankings ``[(id, confidence), ...]`` per case: the most
+    ``utility`` (right answers to answerable questions minus ``wrong_cost`` per wrong answer,
+    per answerable question) with answer precision ≥ ``min_precision`` and ``none`` precision ≥
+    ``min_none`` (then most resolved, then accuracy). A setting that misses a floor is only
+    chosen when every setting does (``feasible`` 0 in the stats).
 
     Vectorised over the cases (and over the ``answer`` threshold, by sorting); the rules are
     those of :func:`knowledge.retriever.decide`. Returns ``(thresholds, in-sample stats)``.
     """
     target = min_answer_precision() if min_precision is None else min_precision
+    none_floor = min_none_precision() if min_none is None else min_none
+    cost = wrong_answer_cost() if wrong_cost is None else wrong_cost
     n = len(cases)
     arr = _Cases.of(cases, ranked, lengths if lengths is not None else [99] * n)
     conf, c1 = arr.conf, arr.conf[:, 0]
@@ -288,10 +334,13 @@ def best_thresholds(cases: Sequence[EvalCase], ranked: Sequence[list[tuple[str, 
         cut_at[1:n] = (c_sorted[:-1] + c_sorted[1:]) / 2
     cut_at[0] = (c_sorted[0] + 1e-6) if n else NEVER
     cut_at[n] = -np.inf
-    nones = np.asarray(_none_grid(c1))
+    nones = np.asarray(_none_grid(c1, arr.is_none))
     below = ~(c1[None, :] >= nones[:, None])  # (nones, cases)
     relevant = (conf[None, :, :] >= nones[:, None, None]).sum(axis=2)
     none_right = below & arr.is_none
+    n_below = below.sum(axis=1)
+    none_precision = np.where(n_below > 0, none_right.sum(axis=1) / np.maximum(n_below, 1), 1.0)
+    none_ok = none_precision >= none_floor - 1e-12
     finite = c1[np.isfinite(c1)]
     sures = [NEVER, *(float(q) for q in np.quantile(finite, [0.9, 0.97]) if len(finite))]
     rows = np.arange(len(nones))
@@ -319,10 +368,13 @@ def best_thresholds(cases: Sequence[EvalCase], ranked: Sequence[list[tuple[str, 
                            + np.concatenate((zero, np.cumsum(e & cover[order], axis=1)), axis=1))
                 precision = np.where(answered > 0, right / np.maximum(answered, 1), 1.0)
                 feasible = cut_ok[None, :] & (precision >= target - 1e-12)
-                score = np.where(feasible, covered, -1)
-                cut = np.argmax(score, axis=1)  # most coverage; ties: fewest answered
+                gain = covered - cost * (answered - right)
+                score = np.where(feasible, gain, -np.inf)
+                cut = np.argmax(score, axis=1)  # most gain; ties: fewest answered
                 ok = feasible[rows, cut]
                 cut = np.where(ok, cut, 0)
+                ok = ok & none_ok
+                utility = gain[rows, cut] / n_answer
                 answer_at = np.maximum(cut_at[cut], nones)
                 answered_mask = sure_ans | (elig & (c1[None, :] >= answer_at[:, None]))
                 clarify = open_ & ~answered_mask
@@ -332,23 +384,22 @@ def best_thresholds(cases: Sequence[EvalCase], ranked: Sequence[list[tuple[str, 
                 accuracy = ((answered_mask & cover) | (clar_right & arr.is_clarify)
                             | none_right).sum(axis=1) / n
                 coverage = covered[rows, cut] / n_answer
-                for k in range(len(nones)):
-                    key = (bool(ok[k]), float(coverage[k]), float(resolved[k]),
-                           float(accuracy[k]), -short, -margin, -sure)
-                    if best is not None and key <= best:
-                        continue
+                # the best ``none`` threshold of this setting (ties: the lowest)
+                k = int(np.lexsort((-rows, accuracy, resolved, utility, ok))[-1])
+                key = (bool(ok[k]), float(utility[k]), float(resolved[k]),
+                       float(accuracy[k]), -short, -margin, -sure)
+                if best is None or key > best:
                     best = key
                     n_answered = int(answered_mask[k].sum())
-                    n_below = int(below[k].sum())
                     best_limits = {"none": float(nones[k]), "answer": float(answer_at[k]),
                                    "margin": margin, "sure": float(sure), "short": short}
                     best_stats = {
-                        "feasible": float(ok[k]), "coverage": float(coverage[k]),
+                        "feasible": float(ok[k]), "utility": float(utility[k]),
+                        "coverage": float(coverage[k]),
                         "resolved": float(resolved[k]), "accuracy": float(accuracy[k]),
                         "answer.precision": (int(ans_right[k].sum()) / n_answered
                                              if n_answered else 1.0),
-                        "none.precision": (int(none_right[k].sum()) / n_below
-                                           if n_below else 1.0),
+                        "none.precision": float(none_precision[k]),
                         "none.recall": (int(none_right[k].sum()) / int(arr.is_none.sum())
                                         if arr.is_none.any() else 1.0)}
     return best_limits, best_stats
@@ -383,18 +434,19 @@ def folds_of(cases: Sequence[EvalCase], folds: int) -> list[int]:
 
 
 def _row_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (row["feasible"], row["coverage"], row["resolved"], row["accuracy"], row["mrr"])
+    return (row["feasible"], row["utility"], row["resolved"], row["accuracy"], row["mrr"])
 
 
 def _choose(cases: Sequence[EvalCase], rankings: Sequence[Sequence[list[tuple[str, float]]]],
             lengths: Sequence[int], grid: Sequence[dict[str, Any]], idx: Sequence[int],
-            target: float) -> list[dict[str, Any]]:
+            target: float, none_floor: float, cost: float) -> list[dict[str, Any]]:
     sub_cases = [cases[i] for i in idx]
     sub_lengths = [lengths[i] for i in idx]
     table = []
     for number, fusion in enumerate(grid):
         ranked = [rankings[number][i] for i in idx]
-        limits, stats = best_thresholds(sub_cases, ranked, sub_lengths, target)
+        limits, stats = best_thresholds(sub_cases, ranked, sub_lengths, target, none_floor,
+                                        cost)
         table.append({"fusion": fusion, "grid": number, "thresholds": limits,
                       "mrr": _mrr(sub_cases, ranked), **stats})
     table.sort(key=_row_key, reverse=True)
@@ -402,12 +454,16 @@ def _choose(cases: Sequence[EvalCase], rankings: Sequence[Sequence[list[tuple[st
 
 
 def results_for(cases: Sequence[EvalCase], ranked: Sequence[list[tuple[str, float]]],
-                lengths: Sequence[int], thresholds: dict[str, Any]) -> list[CaseResult]:
-    """Outcomes of precomputed rankings under thresholds (latency 0)."""
+                lengths: Sequence[int], thresholds: dict[str, Any],
+                forced: Sequence[bool] | None = None) -> list[CaseResult]:
+    """Outcomes of precomputed rankings under thresholds (latency 0); ``forced`` marks the
+    questions that get ``none`` whatever their scores (another city's rules)."""
     results = []
-    for case, ranking, chars in zip(cases, ranked, lengths, strict=True):
+    for number, (case, ranking, chars) in enumerate(zip(cases, ranked, lengths, strict=True)):
         confidences = [c for _, c in ranking]
         outcome, count = decide(confidences, thresholds, chars)
+        if forced is not None and forced[number]:
+            outcome, count = "none", 0
         results.append(CaseResult(case, outcome, [i for i, _ in ranking], confidences, 0.0,
                                   count, chars))
     return results
@@ -415,7 +471,8 @@ def results_for(cases: Sequence[EvalCase], ranked: Sequence[list[tuple[str, floa
 
 def calibrate(retriever: Retriever, cases: Sequence[EvalCase],
               grid: Sequence[dict[str, Any]] | None = None, min_precision: float | None = None,
-              folds: int = CV_FOLDS, evidence: Sequence[Evidence | None] | None = None
+              folds: int = CV_FOLDS, evidence: Sequence[Evidence | None] | None = None,
+              min_none: float | None = None, wrong_cost: float | None = None
               ) -> dict[str, Any]:
     """Choose fusion and thresholds on ``cases`` (see the module docstring).
 
@@ -426,24 +483,32 @@ def calibrate(retriever: Retriever, cases: Sequence[EvalCase],
     if not cases:
         raise ValueError("the eval set is empty")
     target = min_answer_precision() if min_precision is None else min_precision
+    none_floor = min_none_precision() if min_none is None else min_none
+    cost = wrong_answer_cost() if wrong_cost is None else wrong_cost
     grid = list(grid or fusion_grid())
     if evidence is None:
         evidence = [retriever.evidence(case.q) for case in cases]  # once per query
     lengths = [query_chars(retriever.analyzer, case.q) for case in cases]
     rankings = [_rankings(retriever, evidence, fusion) for fusion in grid]
-    table = _choose(cases, rankings, lengths, grid, range(len(cases)), target)
+    # questions about another city get "none" whatever the thresholds: not fitted on
+    forced = [retriever.elsewhere(case.q) is not None for case in cases]
+    fit = [i for i, f in enumerate(forced) if not f]
+    table = _choose(cases, rankings, lengths, grid, fit, target, none_floor, cost)
     best = table[0]
+    summary = metrics_of(results_for(cases, rankings[best["grid"]], lengths,
+                                     best["thresholds"], forced))
     cv: dict[str, float] = {}
     fold_of = folds_of(cases, folds) if folds >= 2 else []
     if folds >= 2 and len(set(fold_of)) >= 2:
         held_out: list[CaseResult] = []
         for fold in sorted(set(fold_of)):
-            train = [i for i, f in enumerate(fold_of) if f != fold]
+            train = [i for i in fit if fold_of[i] != fold]
             test = [i for i, f in enumerate(fold_of) if f == fold]
-            chosen = _choose(cases, rankings, lengths, grid, train, target)[0]
+            chosen = _choose(cases, rankings, lengths, grid, train, target, none_floor, cost)[0]
             held_out += results_for([cases[i] for i in test],
                                     [rankings[chosen["grid"]][i] for i in test],
-                                    [lengths[i] for i in test], chosen["thresholds"])
+                                    [lengths[i] for i in test], chosen["thresholds"],
+                                    [forced[i] for i in test])
         cv = {k: v for k, v in metrics_of(held_out).items() if not k.startswith("latency")}
         cv["folds"] = float(len(set(fold_of)))
     summary_keys = ("coverage", "answer.precision", "resolved", "accuracy", "mrr",
@@ -452,7 +517,10 @@ def calibrate(retriever: Retriever, cases: Sequence[EvalCase],
         "fusion": best["fusion"],
         "thresholds": {**best["thresholds"], "calibrated": True},
         "min_precision": target,
-        "summary": {k: best[k] for k in summary_keys},
+        "min_none_precision": none_floor,
+        "wrong_answer_cost": cost,
+        "summary": {k: summary[k] for k in summary_keys},
+        "elsewhere": sum(forced),
         "cv": cv,
         "cases": len(cases),
         "table": table,

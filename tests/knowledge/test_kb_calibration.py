@@ -17,7 +17,9 @@ from knowledge.evaluation import (
     load_eval,
     metrics_of,
     min_answer_precision,
+    min_none_precision,
     results_for,
+    wrong_answer_cost,
 )
 from knowledge.index import build, load_index
 from knowledge.retriever import Retriever, decide
@@ -50,7 +52,7 @@ def _synthetic(seed: int = 3, n: int = 400) -> tuple[list[EvalCase], list[list[t
 def test_most_coverage_at_the_minimum_answer_precision(target: float) -> None:
     cases, ranked = _synthetic()
     lengths = [10] * len(cases)
-    limits, stats = best_thresholds(cases, ranked, lengths, min_precision=target)
+    limits, stats = best_thresholds(cases, ranked, lengths, min_precision=target, wrong_cost=0)
     results = results_for(cases, ranked, lengths, limits)
     m = metrics_of(results)
     # the rules are those of decide(): the vectorised search scored exactly these outcomes
@@ -70,10 +72,52 @@ def test_most_coverage_at_the_minimum_answer_precision(target: float) -> None:
 
 def test_a_lower_target_answers_more() -> None:
     cases, ranked = _synthetic()
-    strict = best_thresholds(cases, ranked, None, min_precision=0.97)[1]
-    loose = best_thresholds(cases, ranked, None, min_precision=0.85)[1]
+    strict = best_thresholds(cases, ranked, None, min_precision=0.97, wrong_cost=0)[1]
+    loose = best_thresholds(cases, ranked, None, min_precision=0.85, wrong_cost=0)[1]
     assert loose["coverage"] > strict["coverage"]
     assert strict["answer.precision"] >= 0.97 and loose["answer.precision"] >= 0.85
+
+
+def test_a_wrong_answer_costs_more_than_a_missed_one() -> None:
+    cases, ranked = _synthetic()
+    lengths = [10] * len(cases)
+    plain_limits, plain = best_thresholds(cases, ranked, lengths, 0.8, wrong_cost=0)
+    careful_limits, careful = best_thresholds(cases, ranked, lengths, 0.8, wrong_cost=3)
+    # with wrong answers weighed, it answers less and is right more often
+    assert careful_limits["answer"] > plain_limits["answer"]
+    assert careful["answer.precision"] > plain["answer.precision"]
+    assert careful["coverage"] < plain["coverage"]
+    m = metrics_of(results_for(cases, ranked, lengths, careful_limits))
+    n_answerable = sum(c.expect == "answer" for c in cases)
+    right = m["coverage"] * n_answerable
+    wrong = m["answer.predicted"] - right
+    assert careful["utility"] == pytest.approx((right - 3 * wrong) / n_answerable)
+
+
+def test_none_precision_floor_keeps_answerable_questions_out_of_none() -> None:
+    # out-of-scope questions and retrieval misses (answerable, but no right entry found) score
+    # alike: "none" for both resolves more, so only the floor keeps the misses out of it
+    rng = random.Random(5)
+    cases: list[EvalCase] = []
+    ranked: list[list[tuple[str, float]]] = []
+    for number in range(200):
+        kind = ("none", "miss", "hit", "hit", "hit")[number % 5]
+        top = rng.uniform(0.1, 0.5) if kind != "hit" else rng.uniform(0.6, 1.0)
+        ids = [] if kind == "none" else [f"e{number}"]
+        cases.append(EvalCase(f"q {number}", "none" if kind == "none" else "answer", ids))
+        first = f"e{number}" if kind == "hit" else "x"
+        ranked.append([(first, top), ("y", top - rng.uniform(0.1, 0.2))])
+    lengths = [10] * len(cases)
+    strict_limits, strict = best_thresholds(cases, ranked, lengths, 0.9, min_none=0.95)
+    loose_limits, loose = best_thresholds(cases, ranked, lengths, 0.9, min_none=0.05)
+    m = metrics_of(results_for(cases, ranked, lengths, strict_limits))
+    assert m["none.precision"] == pytest.approx(strict["none.precision"])
+    assert m["none.precision"] >= 0.95 and m["none.recall"] > 0
+    # without the floor more out-of-scope questions get "none", but so do answerable ones
+    assert loose["none.precision"] < 0.95 and loose["none.recall"] > strict["none.recall"]
+    assert strict_limits["none"] < loose_limits["none"]
+    # the answer side is still held to its own target
+    assert strict["answer.precision"] >= 0.9
 
 
 def test_target_is_a_documented_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,6 +127,18 @@ def test_target_is_a_documented_setting(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("MINSHENG_KB_MIN_PRECISION", "2")
     with pytest.raises(ValueError, match="MINSHENG_KB_MIN_PRECISION"):
         min_answer_precision()
+    assert wrong_answer_cost() == 3.0
+    monkeypatch.setenv("MINSHENG_KB_WRONG_ANSWER_COST", "0")
+    assert wrong_answer_cost() == 0.0
+    monkeypatch.setenv("MINSHENG_KB_WRONG_ANSWER_COST", "-1")
+    with pytest.raises(ValueError, match="MINSHENG_KB_WRONG_ANSWER_COST"):
+        wrong_answer_cost()
+    assert min_none_precision() == 0.9
+    monkeypatch.setenv("MINSHENG_KB_MIN_NONE_PRECISION", "0.8")
+    assert min_none_precision() == 0.8
+    monkeypatch.setenv("MINSHENG_KB_MIN_NONE_PRECISION", "high")
+    with pytest.raises(ValueError, match="MINSHENG_KB_MIN_NONE_PRECISION"):
+        min_none_precision()
 
 
 def test_decide_answer_band() -> None:
@@ -134,4 +190,5 @@ def test_calibrate_reports_held_out_figures(tmp_path) -> None:
     assert result["cv"]["folds"] == 3 and result["cv"]["cases"] == len(cases)
     assert {"coverage", "answer.precision", "none.recall", "hit@1"} <= set(result["cv"])
     assert result["fusion"] in grid and result["min_precision"] == 0.9
+    assert result["min_none_precision"] == 0.9 and result["wrong_answer_cost"] == 3.0
     assert calibrate(retriever, cases, grid=grid, folds=0)["cv"] == {}

@@ -33,8 +33,8 @@ def test_search_json_one_object_per_question_in_order(tmp_path: Path) -> None:
     objects = [json.loads(line) for line in lines]
     assert [o["query"] for o in objects] == ["身份证丢了怎么补办", "老年卡咋办", "帮我写一篇作文"]
     for obj in objects:
-        assert list(obj) == ["query", "outcome", "results"]
-        assert obj["outcome"] in ("answer", "clarify", "none")
+        assert list(obj) == ["query", "outcome", "elsewhere", "results"]
+        assert obj["outcome"] in ("answer", "clarify", "none") and obj["elsewhere"] is None
         assert len(obj["results"]) <= 2
         scores = [r["score"] for r in obj["results"]]
         assert scores == sorted(scores, reverse=True)
@@ -58,6 +58,8 @@ def test_search_preview_and_eval_and_calibrate(tmp_path: Path) -> None:
     assert manifest["thresholds"]["calibrated"] is True
     assert manifest["calibration"]["cases"] == 50
     assert manifest["calibration"]["min_precision"] == 0.95 and manifest["calibration"]["cv"]
+    assert manifest["calibration"]["min_none_precision"] == 0.9
+    assert "and none precision >= 0.90" in proc.stdout
     assert "held out (5-fold cross-validation" in proc.stdout
     proc = run_cli("eval", *common, "--set", str(EVAL_SET))
     assert proc.returncode == 0, proc.stderr
