@@ -19,6 +19,7 @@ from knowledge.service import KnowledgeService, KnowledgeUnavailable
 logger = logging.getLogger(__name__)
 
 MEDICAL_AREA = "医疗"
+HUMAN_PAYLOAD = "/request_human"  # the intent that hands over to an agent (bot/domain)
 
 
 class ActionAnswerQuestion(Action):
@@ -64,6 +65,11 @@ class ActionAnswerQuestion(Action):
                 {"title": h.question or h.title, "payload": f'/ask_question{{"kb_id": "{h.id}"}}'}
                 for h in result.hits[:3]
             ]
+            # "none of these": the way out for a question the base probably does not cover
+            buttons.append({
+                "title": response_template(domain, "utter_knowledge_clarify_human", channel),
+                "payload": HUMAN_PAYLOAD,
+            })
             dispatcher.utter_message(response="utter_knowledge_clarify", buttons=buttons)
             return [SlotSet("kb_last_id", None), *events]
         await analytics.record_unanswered(query, channel, tracker.sender_id, area)
@@ -71,6 +77,9 @@ class ActionAnswerQuestion(Action):
             # Repeated failure: an agent takes over (or, outside the hours, a ticket is offered).
             await handoff.hand_over(dispatcher, tracker, domain, REASON_REPEATED_FAILURE)
             events = self._failures(tracker, 0)
+        elif result.elsewhere:
+            dispatcher.utter_message(response="utter_knowledge_elsewhere",
+                                     place=result.elsewhere)
         else:
             dispatcher.utter_message(response="utter_knowledge_none")
         return [SlotSet("kb_last_id", None), *events]

@@ -105,6 +105,14 @@ async def test_a_picked_suggestion_is_answered_directly(service, redis_prefix):
     assert messages[0]["answer"].startswith("社区养老服务驿站提供")
 
 
+async def test_another_citys_rules_are_not_answered_but_pointed_to_its_12345(service,
+                                                                               redis_prefix):
+    # the Beijing entry shares every word but 上海: answering it would be making up policy
+    messages, _ = await run("上海的养老助残卡丢了怎么办")
+    assert [m["response"] for m in messages] == ["utter_knowledge_elsewhere"]
+    assert messages[0]["place"] == "上海"
+
+
 async def test_an_unknown_picked_id_is_not_answered(service, redis_prefix):
     messages, _ = await run(
         '/ask_question{"kb_id": "no-such-id"}',
@@ -125,11 +133,13 @@ async def test_clarify_offers_buttons_that_name_entries(service, redis_prefix, m
     monkeypatch.setattr(service, "search_sync", search_sync)
     messages, _ = await run("养老助残卡")
     assert messages[0]["response"] == "utter_knowledge_clarify"
-    buttons = messages[0]["buttons"]
-    assert 1 <= len(buttons) <= 3
-    for button in buttons:
+    *entries, last = messages[0]["buttons"]
+    assert 1 <= len(entries) <= 3
+    for button in entries:
         assert button["payload"].startswith('/ask_question{"kb_id": "')
         assert button["title"]
+    # the way out when none of them is the question: an agent (12345 is in the text)
+    assert last == {"title": "都不是，转人工客服", "payload": "/request_human"}
 
 
 async def test_a_medical_answer_carries_the_not_a_diagnosis_notice(service, redis_prefix):

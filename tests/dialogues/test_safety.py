@@ -96,3 +96,14 @@ async def test_a_resident_over_the_rate_limit_gets_429_but_an_emergency_still_pa
         assert said(texts, "utter_emergency_violence"), texts
     # Another resident is not limited.
     assert said(await Conversation(assistant, "safety-other").say("你好"), "utter_greet")
+
+
+async def test_another_citys_rules_are_not_answered_with_beijings(assistant):
+    c = Conversation(assistant, "safety-elsewhere")
+    reply = await c.say("上海的高龄津贴一个月发多少钱")
+    assert said(reply, "utter_knowledge_elsewhere"), reply
+    assert "上海" in reply and "12345" in reply and "{place}" not in reply, reply
+    assert "依据：" not in reply, reply  # no Beijing entry with its source
+    # the same question about Beijing is answered from the base
+    reply = await c.say("高龄津贴一个月发多少钱")
+    assert not said(reply, "utter_knowledge_elsewhere"), reply
