@@ -66,7 +66,11 @@ TASK_INTENTS = frozenset({
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
               "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100}
-_DIGIT_RUN = re.compile(r"[+＋]?[0-9零〇一幺二两三四五六七八九\s\-()（）]{7,}")
+# A run of (spoken) digits that is a token of its own: the tail of "订单A20240915" or of a code
+# like "rb-6c71783798" is no phone number, even when eight of its digits look like one.
+_DIGIT_RUN = re.compile(
+    r"(?<![0-9A-Za-z])[+＋]?[0-9零〇一幺二两三四五六七八九\s\-()（）]{7,}(?![0-9A-Za-z])"
+)
 _NUMBER = re.compile(r"[0-9]+|[零〇一二两三四五六七八九十百]+")
 _REQUEST = re.compile(r"帮我|帮忙|我要|我想|给我|麻烦|请你|查一下|查查|预约|挂号|投诉|反映")
 _QUESTION = re.compile(r"[?？]|吗|怎么|如何|什么|哪里|哪儿|哪个|多少|能不能|可不可以|是否|咋")

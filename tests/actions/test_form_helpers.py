@@ -47,6 +47,12 @@ def test_numbers_in_text():
         ("12345", None),
         ("1381234567", None),  # ten digits
         ("没有电话", None),
+        ("电话13812345678", "13812345678"),
+        ("tel:65123456", "010-65123456"),
+        # digits inside a code are not a phone number (eight of them look like a landline)
+        ("楼上半夜拖椅子（roundrobin-6c71783798）", None),
+        ("订单号A65123456", None),
+        ("13812345678abc", None),
     ],
 )
 def test_phones_in_text(text, phone):
