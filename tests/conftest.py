@@ -95,3 +95,21 @@ def _delete_prefix(prefix: str) -> None:
             client.delete(key)
     finally:
         client.close()
+
+
+LOG_TAIL_LINES = 80
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that talked to a running stack reports the tail of the stack's logs (Rasa,
+    actions, sandbox), so that a failure in CI can be read without the stack."""
+    outcome = yield
+    report = outcome.get_result()
+    stack = getattr(item, "funcargs", {}).get("assistant")
+    if report.when != "call" or not report.failed or not isinstance(stack, RunningAssistant):
+        return
+    for log in sorted(Path(stack.log_dir).glob("*.log")):
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        report.sections.append((f"stack log {log.name} (last {LOG_TAIL_LINES} lines)",
+                                "\n".join(lines[-LOG_TAIL_LINES:])))

@@ -110,7 +110,8 @@ async def test_eldercare_down_gets_an_apology_within_5_seconds(assistant):
 
 async def test_a_double_confirmation_books_the_service_once(assistant):
     c = Conversation(assistant, "home-dup")
-    await home_service_until_confirmation(c, "13600005555")
+    summary = await home_service_until_confirmation(c, "13600005555")
+    assert said(summary, "utter_ask_home_service_form_confirm"), summary
     await set_faults(assistant, {"eldercare": {"fail_next": 1, "after_handler": True}})
     try:
         replies = await asyncio.gather(c.say("确认"), c.say("确认"))
