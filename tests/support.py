@@ -24,6 +24,16 @@ def domain() -> dict[str, Any]:
     return merged
 
 
+def as_sent(variant: dict[str, Any]) -> dict[str, Any]:
+    """A response variant's buttons as Rasa sends them: a payload's ``{{ }}`` (written so that
+    Rasa does not take its entities for a slot, bot/domain/basics.yml) becomes ``{ }``."""
+    if not variant.get("buttons"):
+        return dict(variant)
+    buttons = [{**b, "payload": b["payload"].replace("{{", "{").replace("}}", "}")}
+               for b in variant["buttons"]]
+    return {**variant, "buttons": buttons}
+
+
 def response_texts(name: str) -> list[str]:
     """Every text variant of a domain response."""
     return [variant["text"] for variant in domain()["responses"][name] if "text" in variant]

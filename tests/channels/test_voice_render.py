@@ -11,7 +11,7 @@ from channels.voice.render import (
     voice_text,
 )
 from channels.voice.speakable import speakable
-from tests.support import domain
+from tests.support import as_sent, domain
 
 pytestmark = pytest.mark.unit
 
@@ -21,7 +21,7 @@ COPY = VoiceCopy.from_responses(domain()["responses"])
 
 
 def voice_variant(name: str) -> dict:
-    return next(v for v in domain()["responses"][name] if v.get("channel") == "voice")
+    return as_sent(next(v for v in domain()["responses"][name] if v.get("channel") == "voice"))
 
 
 def render(messages, settings=SETTINGS, **context):

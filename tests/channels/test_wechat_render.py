@@ -9,7 +9,7 @@ from channels.wechat.render import (
     utf8_len,
     wechat_markup,
 )
-from tests.support import domain
+from tests.support import as_sent, domain
 
 pytestmark = pytest.mark.unit
 
@@ -18,7 +18,7 @@ SOURCE = "依据：《北京市养老服务补贴津贴管理实施办法》（�
 
 
 def greet_message() -> dict:
-    variant = domain()["responses"]["utter_greet"][0]
+    variant = as_sent(domain()["responses"]["utter_greet"][0])
     return {"recipient_id": "o1", "text": variant["text"], "buttons": variant["buttons"]}
 
 

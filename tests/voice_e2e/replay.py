@@ -33,7 +33,7 @@ from urllib.parse import urljoin
 import aiohttp
 
 from channels.voice.render import CallContext, RenderSettings, VoiceCopy, build_voice_response
-from tests.support import domain
+from tests.support import as_sent, domain
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "voice"
 TIMEOUT = aiohttp.ClientTimeout(total=60)
@@ -54,7 +54,8 @@ def expected_speech(says: list[Any], transfer_target: str) -> list[str]:
     for item in says:
         name, slots = (item, {}) if isinstance(item, str) else (item["response"], item["slots"])
         variants = responses[name]
-        variant = next((v for v in variants if v.get("channel") == "voice"), variants[0])
+        variant = as_sent(next((v for v in variants if v.get("channel") == "voice"),
+                               variants[0]))
         text = variant.get("text", "")
         for slot, value in slots.items():
             text = text.replace("{" + slot + "}", value)
