@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from tests.conftest import TEST_REDIS_URL
-from tests.support import default_text, domain
+from tests.support import as_sent, default_text, domain
 from tests.web.conftest import DESKTOP, PHONE, kb_entry, screenshot
 from tests.web.widget_page import WidgetPage
 
@@ -89,7 +89,8 @@ def test_a_knowledge_question_is_answered_with_its_source(browser, web_stack, an
 def test_a_suggestion_button_asks_the_suggested_question(browser, web_stack, ambiguous_question):
     w = widget(browser, web_stack).goto().open()
     # The greeting's menu buttons are suggestions too: one answers from the domain.
-    greeting = next(v for v in domain()["responses"]["utter_greet"] if "channel" not in v)
+    greeting = as_sent(next(v for v in domain()["responses"]["utter_greet"]
+                            if "channel" not in v))
     menu = w.bot_messages.first.locator(".chip")
     assert menu.all_inner_texts() == [b["title"] for b in greeting["buttons"]]
     chosen = greeting["buttons"][1]
