@@ -246,6 +246,7 @@ async def check_message(
 def render_response(responses: Mapping[str, Any], name: str, channel: str) -> dict[str, Any] | None:
     """The domain response ``name`` as Rasa would send it on ``channel`` (its ``channel:``
     variant if there is one), or None if the domain has no such response."""
+    from rasa.core.nlg import interpolator
     from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 
     if name not in responses:
@@ -254,6 +255,10 @@ def render_response(responses: Mapping[str, Any], name: str, channel: str) -> di
         name, {}, channel)
     if generated is None:
         return None
+    if generated.get("buttons"):
+        # Rasa only interpolates when there are variables; in a conversation there always are,
+        # which turns a payload's {{ }} (bot/domain/basics.yml) into { }. Same here.
+        generated["buttons"] = interpolator.interpolate(generated["buttons"], {})
     return {**generated, "utter_action": name}
 
 

@@ -118,6 +118,16 @@ async def test_check_message_never_raises() -> None:
 
 
 @pytest.mark.unit
+def test_a_rendered_response_sends_button_payloads_as_rasa_does() -> None:
+    responses = {"utter_x": [{"text": "请选择", "buttons": [
+        {"title": "养老", "payload": '/choose_area{{"area": "养老"}}'},
+        {"title": "人工", "payload": "/request_human"}]}]}
+    message = gate.render_response(responses, "utter_x", "rest")
+    assert [b["payload"] for b in message["buttons"]] == ['/choose_area{"area": "养老"}',
+                                                          "/request_human"]
+    assert message["utter_action"] == "utter_x"
+
+
 def test_a_verdict_as_http_json() -> None:
     verdict = Verdict(REPLY, "utter_rate_limited", "rate_limited", 429, 17)
     assert verdict.as_json() == {"error": "rate_limited", "detail": "too many messages; retry "
